@@ -1,0 +1,556 @@
+// The live call mirror: Asterisk channels (legs) keyed by uniqueid, grouped into calls.
+// It changes only through AMI events and CoreShowChannels snapshots (reference E.4.5), and it is
+// order-tolerant: hung-up legs leave tombstones, and ambiguous state only moves forward.
+import { EventEmitter } from 'node:events'
+import type { AmiEvent } from '../ami/index.ts'
+
+/** Who a channel belongs to, as the directory sees it. */
+export interface Party {
+  readonly extension: string
+  readonly organizationId: string
+}
+
+/** Maps an endpoint resource (the "0003*210" of "PJSIP/0003*210-0000000b") to an extension. */
+export type PartyResolver = (tech: string, resource: string) => Party | undefined
+
+/** How a leg came to be, which decides its source/destination from its own point of view. */
+export type LegRole =
+  | 'caller' // a phone that placed the call
+  | 'callee' // a leg created by Dial towards a phone
+  | 'originated' // a leg the engine (or someone) created with Originate
+  | 'picker' // an originated leg that picked up a ringing leg
+
+export interface Leg {
+  readonly uniqueid: string
+  linkedid: string
+  channel: string
+  tech: string
+  /** Channel resource without the "-0000000b" sequence suffix. */
+  resource: string
+  local: boolean
+  party: Party | undefined
+  /** AST_STATE_* value (0 Down ... 6 Up). */
+  state: number
+  callerNum: string
+  callerName: string
+  connectedNum: string
+  connectedName: string
+  context: string
+  exten: string
+  role: LegRole
+  /** Uniqueid of the leg whose Dial created this one. */
+  dialedBy: string | undefined
+  /** DialStatus once this leg's dial ended (ANSWER, NOANSWER, CANCEL...). */
+  dialStatus: string | undefined
+  /** For engine-originated legs: what they were sent to (Originate Exten). */
+  target: string | undefined
+  /** For pickers: the uniqueid of the leg they picked up. */
+  pickedFrom: string | undefined
+  bridgeId: string | undefined
+  createdAt: number
+  ringingAt: number | undefined
+  answeredAt: number | undefined
+  holdAt: number | undefined
+  /** Engine tags from channelvars (VN_OP, VN_NONCE). */
+  op: string | undefined
+  nonce: string | undefined
+  call: Call
+  /** "00", "01"... stable for the life of the call; empty for Local legs (never shown). */
+  viewId: string
+}
+
+export interface Call {
+  readonly key: string
+  /** Legs in the order they joined the call. */
+  readonly legs: Map<string, Leg>
+  createdAt: number
+  nextView: number
+  /** Linkedids that were merged into this call (pickers), removed with the call. */
+  readonly aliases: string[]
+  /** Bumped on every change; lets views cache their projection. */
+  version: number
+  /** Opaque public id, derived from the key (see call-id.ts): the same on every engine instance. */
+  readonly id: string
+}
+
+/** Notifications for action correlation (PickUp, Transfer...); emitted after the mirror changed. */
+export interface MirrorEvents {
+  leg: [leg: Leg]
+  hangup: [leg: Leg, cause: string]
+  pickup: [picker: Leg, targetUniqueid: string]
+  originate: [event: AmiEvent]
+  transfer: [event: AmiEvent]
+}
+
+const TOMBSTONE_TTL_MS = 60_000
+
+// AST_STATE_* ranks for the forward-only rule: Up is final, ringing beats trying.
+const STATE_RANK = [0, 1, 2, 3, 4, 5, 6, 5, 3, 3, 0] // Down Rsrvd OffHook Dialing Ring Ringing Up Busy DialingOffhook PreRing Unknown
+const rank = (state: number): number => STATE_RANK[state] ?? 0
+
+export const UP = 6
+export const RINGING = 5
+
+export class Mirror extends EventEmitter<MirrorEvents> {
+  readonly legs = new Map<string, Leg>()
+  readonly calls = new Map<string, Call>()
+  /** extension -> call key -> number of that extension's legs in the call */
+  private readonly byExtension = new Map<string, Map<string, number>>()
+  private readonly byOrganization = new Map<string, Map<string, number>>()
+  private readonly aliases = new Map<string, string>()
+  private readonly tombstones = new Map<string, number>()
+  /** Legs the engine is about to originate, and the call each must join from its first event. */
+  private readonly expected = new Map<string, string>()
+  private readonly partyCache = new Map<string, Party | null>()
+
+  private readonly byId = new Map<string, Call>()
+
+  constructor (
+    private readonly resolveParty: PartyResolver,
+    private readonly callId: (key: string) => string,
+    private readonly clock: () => number = Date.now
+  ) {
+    super()
+  }
+
+  // ---- reads ---------------------------------------------------------------------------------
+
+  get size (): number { return this.calls.size }
+
+  callOfLeg (uniqueid: string): Call | undefined { return this.legs.get(uniqueid)?.call }
+
+  /** The call with this public id, if it is live. */
+  callById (id: string): Call | undefined { return this.byId.get(id) }
+
+  /** Calls in which the extension has a leg, oldest first. */
+  callsOfExtension (extension: string): IterableIterator<string> | undefined {
+    return this.byExtension.get(extension)?.keys()
+  }
+
+  callsOfOrganization (organizationId: string): Map<string, number> | undefined {
+    return this.byOrganization.get(organizationId)
+  }
+
+  countForExtension (extension: string): number { return this.byExtension.get(extension)?.size ?? 0 }
+
+  isTombstoned (uniqueid: string): boolean { return this.tombstones.has(uniqueid) }
+
+  /** Registers an engine-originated leg so that it joins `callKey` from its very first event. */
+  expect (uniqueid: string, callKey: string): void { this.expected.set(uniqueid, callKey) }
+
+  unexpect (uniqueid: string): void { this.expected.delete(uniqueid) }
+
+  // ---- live events (the hot path: one switch, Map mutations, no awaits) ------------------------
+
+  apply (e: AmiEvent): void {
+    switch (e.event) {
+      case 'Newchannel':
+      case 'Newstate':
+      case 'NewCallerid':
+      case 'NewConnectedLine':
+      case 'Rename':
+      case 'HangupRequest':
+      case 'SoftHangupRequest':
+        this.upsert(e, '')
+        return
+      case 'DialBegin': return this.onDialBegin(e)
+      case 'DialEnd': return this.onDialEnd(e)
+      case 'BridgeEnter': {
+        const leg = this.upsert(e, '')
+        if (leg !== undefined) { leg.bridgeId = e.bridgeuniqueid; leg.call.version++ }
+        return
+      }
+      case 'BridgeLeave': {
+        const leg = this.upsert(e, '')
+        if (leg !== undefined && leg.bridgeId === e.bridgeuniqueid) { leg.bridgeId = undefined; leg.call.version++ }
+        return
+      }
+      case 'Hold':
+      case 'Unhold': {
+        const leg = this.upsert(e, '')
+        if (leg !== undefined) {
+          leg.holdAt = e.event === 'Hold' ? (leg.holdAt ?? this.eventTime(e)) : undefined
+          leg.call.version++
+        }
+        return
+      }
+      case 'Pickup': return this.onPickup(e)
+      case 'Hangup': return this.onHangup(e)
+      case 'OriginateResponse': return this.onOriginateResponse(e)
+      case 'BlindTransfer':
+      case 'AttendedTransfer':
+        this.emit('transfer', e)
+    }
+  }
+
+  // ---- snapshots (CoreShowChannels) -------------------------------------------------------------
+
+  /**
+   * Makes the mirror equal to a CoreShowChannels snapshot. Legs missing from it are dropped,
+   * unknown ones are added, known ones keep their view ids and history. Returns the drift: legs
+   * the live events had not told us about (`added`) or that they left behind (`removed`),
+   * ignoring the uniqueids in `explained` (legs whose creation or hangup events were buffered
+   * while the snapshot was taken).
+   */
+  applySnapshot (items: readonly AmiEvent[], explained: ReadonlySet<string> = new Set()): { added: number, removed: number } {
+    const now = this.clock()
+    const seen = new Set<string>()
+    let added = 0
+    let removed = 0
+    // Oldest first, so that view ids of rebuilt calls follow the order legs were created in.
+    const sorted = items.slice().sort((a, b) => durationMs(b.duration) - durationMs(a.duration) || compareUniqueid(a.uniqueid, b.uniqueid))
+    for (const item of sorted) {
+      const uniqueid = item.uniqueid
+      if (uniqueid === undefined || uniqueid === '') continue
+      seen.add(uniqueid)
+      this.tombstones.delete(uniqueid) // Asterisk says it is alive: the snapshot wins
+      let leg = this.legs.get(uniqueid)
+      if (leg === undefined) {
+        if (!explained.has(uniqueid)) added++
+        leg = this.createLeg(item, '', now - durationMs(item.duration))
+        if (item.application === 'AppDial') leg.role = 'callee'
+        else if (item.linkedid !== uniqueid && leg.op !== undefined) leg.role = 'originated'
+      } else {
+        this.update(leg, item, '', true)
+      }
+      if (item.bridgeid !== undefined) leg.bridgeId = item.bridgeid === '' ? undefined : item.bridgeid
+      if (leg.state === UP && leg.answeredAt === undefined) leg.answeredAt = now - durationMs(item.duration)
+      if (leg.state === RINGING && leg.ringingAt === undefined) leg.ringingAt = leg.createdAt
+    }
+    // Rebuild dial relations the snapshot can tell: AppDial legs were dialed by the Dial leg of their call.
+    for (const item of sorted) {
+      const leg = this.legs.get(item.uniqueid ?? '')
+      if (leg === undefined || leg.role !== 'callee' || leg.dialedBy !== undefined) continue
+      for (const other of leg.call.legs.values()) {
+        if (other !== leg && other.role !== 'callee' && other.linkedid === leg.linkedid) { leg.dialedBy = other.uniqueid; break }
+      }
+    }
+    for (const leg of [...this.legs.values()]) {
+      if (seen.has(leg.uniqueid)) continue
+      if (!explained.has(leg.uniqueid)) removed++
+      this.removeLeg(leg, now)
+    }
+    return { added, removed }
+  }
+
+  /** Forgets tombstones and expectations older than their time-to-live. */
+  sweep (): void {
+    const now = this.clock()
+    for (const [uniqueid, expiry] of this.tombstones) {
+      if (expiry <= now) this.tombstones.delete(uniqueid)
+    }
+  }
+
+  /** Drops everything (used when the PBX is known to have restarted and no snapshot is possible). */
+  clear (): void {
+    const now = this.clock()
+    for (const leg of [...this.legs.values()]) this.removeLeg(leg, now)
+  }
+
+  // ---- event handlers ----------------------------------------------------------------------------
+
+  private onDialBegin (e: AmiEvent): void {
+    const dest = this.upsert(e, 'dest')
+    if (dest === undefined) return
+    const caller = e.uniqueid !== undefined && e.uniqueid !== '' ? this.upsert(e, '') : undefined
+    if (caller === undefined) {
+      // Originate creates its leg through a Dial with no calling channel.
+      if (dest.role === 'caller') dest.role = dest.pickedFrom !== undefined ? 'picker' : 'originated'
+    } else if (dest.dialedBy === undefined) {
+      dest.role = 'callee'
+      dest.dialedBy = caller.uniqueid
+      // A dialed leg belongs to its caller's call even before linkedids say so (Local chains).
+      if (dest.call !== caller.call) this.moveLeg(dest, caller.call)
+    }
+    dest.call.version++
+  }
+
+  private onDialEnd (e: AmiEvent): void {
+    const dest = this.upsert(e, 'dest')
+    if (e.uniqueid !== undefined && e.uniqueid !== '') this.upsert(e, '')
+    if (dest === undefined) return
+    dest.dialStatus = e.dialstatus ?? 'UNKNOWN'
+    dest.call.version++
+  }
+
+  private onPickup (e: AmiEvent): void {
+    const picker = this.upsert(e, '')
+    const targetId = e.targetuniqueid
+    if (picker === undefined || targetId === undefined) return
+    picker.role = 'picker'
+    picker.pickedFrom = targetId
+    const target = this.legs.get(targetId)
+    // The picker takes the picked leg's place: it now answers the same caller.
+    if (target?.dialedBy !== undefined) picker.dialedBy = target.dialedBy
+    const call = target?.call ?? this.calls.get(this.resolveKey(e.targetlinkedid ?? ''))
+    if (call !== undefined && picker.call !== call) {
+      this.aliases.set(picker.linkedid, call.key)
+      call.aliases.push(picker.linkedid)
+      this.moveLeg(picker, call)
+    }
+    picker.call.version++
+    this.emit('pickup', picker, targetId)
+  }
+
+  private onHangup (e: AmiEvent): void {
+    const uniqueid = e.uniqueid
+    if (uniqueid === undefined) return
+    const leg = this.legs.get(uniqueid)
+    this.tombstones.set(uniqueid, this.clock() + TOMBSTONE_TTL_MS)
+    this.expected.delete(uniqueid)
+    if (leg === undefined) return
+    this.removeLeg(leg, this.clock())
+    this.emit('hangup', leg, e.cause ?? '')
+  }
+
+  private onOriginateResponse (e: AmiEvent): void {
+    const leg = e.uniqueid !== undefined ? this.legs.get(e.uniqueid) : undefined
+    if (leg !== undefined && e.exten !== undefined && e.exten !== '' && e.exten !== 's') {
+      leg.target = e.exten
+      leg.call.version++
+    }
+    this.emit('originate', e)
+  }
+
+  // ---- leg bookkeeping ---------------------------------------------------------------------------
+
+  /**
+   * Creates or updates the leg an event describes. `prefix` selects a snapshot inside the event
+   * ("dest" for DialBegin's callee). Events for hung-up legs are ignored, so a late or duplicated
+   * event cannot bring a leg back.
+   */
+  private upsert (e: AmiEvent, prefix: '' | 'dest'): Leg | undefined {
+    const uniqueid = prefix === '' ? e.uniqueid : e.destuniqueid
+    if (uniqueid === undefined || uniqueid === '' || this.tombstones.has(uniqueid)) return undefined
+    const leg = this.legs.get(uniqueid)
+    if (leg === undefined) return this.createLeg(e, prefix, this.eventTime(e))
+    this.update(leg, e, prefix, false)
+    return leg
+  }
+
+  private createLeg (e: AmiEvent, prefix: '' | 'dest', createdAt: number): Leg {
+    const f = prefix === '' ? PLAIN : DEST
+    const uniqueid = e[f.uniqueid] as string
+    const linkedid = e[f.linkedid] || uniqueid
+    const channel = e[f.channel] ?? ''
+    const key = this.expected.get(uniqueid) ?? this.resolveKey(linkedid)
+    let call = this.calls.get(key)
+    if (call === undefined) {
+      call = { key, id: this.callId(key), legs: new Map(), createdAt, nextView: 0, aliases: [], version: 0 }
+      this.calls.set(key, call)
+      this.byId.set(call.id, call)
+    }
+    const state = Number(e[f.state] ?? 0)
+    const leg: Leg = {
+      uniqueid,
+      linkedid,
+      channel,
+      tech: '',
+      resource: '',
+      local: false,
+      party: undefined,
+      state,
+      callerNum: e[f.callerNum] ?? '',
+      callerName: e[f.callerName] ?? '',
+      connectedNum: e[f.connectedNum] ?? '',
+      connectedName: e[f.connectedName] ?? '',
+      context: e[f.context] ?? '',
+      exten: e[f.exten] ?? '',
+      role: 'caller',
+      dialedBy: undefined,
+      dialStatus: undefined,
+      target: undefined,
+      pickedFrom: undefined,
+      bridgeId: undefined,
+      createdAt,
+      ringingAt: state === RINGING ? createdAt : undefined,
+      answeredAt: state === UP ? createdAt : undefined,
+      holdAt: undefined,
+      op: e[f.op],
+      nonce: e[f.nonce],
+      call,
+      viewId: ''
+    }
+    this.setChannel(leg, channel)
+    if (leg.op !== undefined && leg.op !== '' && linkedid === uniqueid) leg.role = 'originated'
+    if (this.expected.has(uniqueid)) { leg.role = 'originated'; this.expected.delete(uniqueid) }
+    this.legs.set(uniqueid, leg)
+    this.attach(leg, call)
+    this.emit('leg', leg)
+    return leg
+  }
+
+  private update (leg: Leg, e: AmiEvent, prefix: '' | 'dest', authoritative: boolean): void {
+    const f = prefix === '' ? PLAIN : DEST
+    const call = leg.call
+    const channel = e[f.channel]
+    if (channel !== undefined && channel !== leg.channel) this.setChannel(leg, channel)
+    const stateText = e[f.state]
+    if (stateText !== undefined) {
+      const state = Number(stateText)
+      if (state !== leg.state && (authoritative || rank(state) >= rank(leg.state))) {
+        const now = this.eventTime(e)
+        if (state === RINGING && leg.ringingAt === undefined) leg.ringingAt = now
+        if (state === UP && leg.answeredAt === undefined) leg.answeredAt = now
+        leg.state = state
+      }
+    }
+    const v = e[f.callerNum]; if (v !== undefined) leg.callerNum = v
+    const w = e[f.callerName]; if (w !== undefined) leg.callerName = w
+    const x = e[f.connectedNum]; if (x !== undefined) leg.connectedNum = x
+    const y = e[f.connectedName]; if (y !== undefined) leg.connectedName = y
+    const ctx = e[f.context]; if (ctx !== undefined && ctx !== '') leg.context = ctx
+    const ex = e[f.exten]; if (ex !== undefined && ex !== '') leg.exten = ex
+    const op = e[f.op]; if (op !== undefined && op !== '') leg.op = op
+    const nonce = e[f.nonce]; if (nonce !== undefined && nonce !== '') leg.nonce = nonce
+    const linkedid = e[f.linkedid]
+    if (linkedid !== undefined && linkedid !== '' && linkedid !== leg.linkedid) {
+      leg.linkedid = linkedid
+      // Linkedids converge on the oldest call when legs are bridged; follow them, unless the
+      // leg already sits in that call through a pickup alias.
+      const key = this.resolveKey(linkedid)
+      if (key !== call.key && this.calls.has(key)) this.moveLeg(leg, this.calls.get(key) as Call)
+    }
+    leg.call.version++
+  }
+
+  private setChannel (leg: Leg, channel: string): void {
+    leg.channel = channel
+    const slash = channel.indexOf('/')
+    const tech = slash > 0 ? channel.slice(0, slash) : ''
+    const dash = channel.lastIndexOf('-')
+    const resource = channel.slice(slash + 1, dash > slash ? dash : undefined)
+    const local = tech === 'Local'
+    const endpoint = tech + '/' + resource
+    let party = this.partyCache.get(endpoint)
+    if (party === undefined) {
+      party = local ? null : (this.resolveParty(tech, resource) ?? null)
+      this.partyCache.set(endpoint, party)
+    }
+    leg.tech = tech
+    leg.resource = resource
+    leg.local = local
+    const next = party ?? undefined
+    if (next !== leg.party) {
+      // A masquerade (pickup) or rename can change whose leg this is: keep the indexes right.
+      const attached = this.legs.has(leg.uniqueid)
+      if (attached) this.unindex(leg)
+      leg.party = next
+      if (attached) this.index(leg)
+    }
+  }
+
+  private attach (leg: Leg, call: Call): void {
+    leg.call = call
+    call.legs.set(leg.uniqueid, leg)
+    if (!leg.local && leg.viewId === '') leg.viewId = String(call.nextView++).padStart(2, '0')
+    call.version++
+    this.index(leg)
+  }
+
+  private moveLeg (leg: Leg, to: Call): void {
+    const from = leg.call
+    this.unindex(leg)
+    from.legs.delete(leg.uniqueid)
+    from.version++
+    if (from.legs.size === 0) this.dropCall(from)
+    leg.viewId = ''
+    this.attach(leg, to)
+  }
+
+  private removeLeg (leg: Leg, now: number): void {
+    this.unindex(leg)
+    this.legs.delete(leg.uniqueid)
+    this.tombstones.set(leg.uniqueid, now + TOMBSTONE_TTL_MS)
+    const call = leg.call
+    call.legs.delete(leg.uniqueid)
+    call.version++
+    if (call.legs.size === 0) this.dropCall(call)
+  }
+
+  private dropCall (call: Call): void {
+    this.calls.delete(call.key)
+    this.byId.delete(call.id)
+    for (const alias of call.aliases) if (this.aliases.get(alias) === call.key) this.aliases.delete(alias)
+  }
+
+  private resolveKey (linkedid: string): string {
+    return this.aliases.get(linkedid) ?? linkedid
+  }
+
+  private index (leg: Leg): void {
+    const party = leg.party
+    if (party === undefined) return
+    bump(this.byExtension, party.extension, leg.call.key, 1)
+    bump(this.byOrganization, party.organizationId, leg.call.key, 1)
+  }
+
+  private unindex (leg: Leg): void {
+    const party = leg.party
+    if (party === undefined) return
+    bump(this.byExtension, party.extension, leg.call.key, -1)
+    bump(this.byOrganization, party.organizationId, leg.call.key, -1)
+  }
+
+  /** Asterisk's own event time when `timestampevents` is on, so every engine instance agrees. */
+  private eventTime (e: AmiEvent): number {
+    const ts = e.timestamp
+    return ts !== undefined ? Math.round(Number(ts) * 1000) : this.clock()
+  }
+}
+
+function bump (index: Map<string, Map<string, number>>, name: string, key: string, delta: number): void {
+  let calls = index.get(name)
+  if (calls === undefined) {
+    if (delta < 0) return
+    calls = new Map()
+    index.set(name, calls)
+  }
+  const n = (calls.get(key) ?? 0) + delta
+  if (n > 0) calls.set(key, n)
+  else {
+    calls.delete(key)
+    if (calls.size === 0) index.delete(name)
+  }
+}
+
+/** "hh:mm:ss" (CoreShowChannel Duration) to milliseconds. */
+function durationMs (duration: string | undefined): number {
+  if (duration === undefined) return 0
+  const [h = '0', m = '0', s = '0'] = duration.split(':')
+  return ((Number(h) * 60 + Number(m)) * 60 + Number(s)) * 1000 || 0
+}
+
+/** Asterisk uniqueids are "<epoch>.<sequence>": compare numerically, others last. */
+function compareUniqueid (a: string | undefined, b: string | undefined): number {
+  const na = Number(a)
+  const nb = Number(b)
+  if (Number.isFinite(na) && Number.isFinite(nb)) {
+    const [ea = '0', sa = '0'] = (a as string).split('.')
+    const [eb = '0', sb = '0'] = (b as string).split('.')
+    return Number(ea) - Number(eb) || Number(sa) - Number(sb)
+  }
+  return Number.isFinite(na) ? -1 : Number.isFinite(nb) ? 1 : (a ?? '').localeCompare(b ?? '')
+}
+
+// Header names of the two snapshots an event can carry, precomputed once.
+interface Fields {
+  uniqueid: string, linkedid: string, channel: string, state: string, callerNum: string, callerName: string
+  connectedNum: string, connectedName: string, context: string, exten: string, op: string, nonce: string
+}
+const fields = (p: string): Fields => ({
+  uniqueid: p + 'uniqueid',
+  linkedid: p + 'linkedid',
+  channel: p + 'channel',
+  state: p + 'channelstate',
+  callerNum: p + 'calleridnum',
+  callerName: p + 'calleridname',
+  connectedNum: p + 'connectedlinenum',
+  connectedName: p + 'connectedlinename',
+  context: p + 'context',
+  exten: p + 'exten',
+  op: p + 'chanvariable.VN_OP',
+  nonce: p + 'chanvariable.VN_NONCE'
+})
+const PLAIN = fields('')
+const DEST = fields('dest')
