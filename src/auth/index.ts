@@ -1,0 +1,5 @@
+export { AccessDeniedError, OAuthError, type OAuthErrorCode } from './errors.ts'
+export { authPlugin, principalOf, requireAuth, type AuthPluginOptions } from './plugin.ts'
+export { createAuthenticator, extractBearerToken, type Authenticator } from './bearer.ts'
+export { createTokenService, type IssuedToken, type TokenClaims, type TokenService, type TokenServiceOptions } from './tokens.ts'
+export { DEFAULT_SCRYPT_COST, hashSecret, verifySecret, type ScryptCost } from './secret-hash.ts'

@@ -1,0 +1,75 @@
+// Stateless access tokens: HS256 JWTs signed with security.tokenSecret, so any engine instance
+// sharing the config accepts any other's tokens. Signer and verifier are built once.
+import { randomUUID } from 'node:crypto'
+import { createSigner, createVerifier } from 'fast-jwt'
+import type { App } from '../directory/index.ts'
+import { AccessDeniedError } from './errors.ts'
+
+export interface TokenClaims {
+  /** User id, as a string (JWT `sub` is a string). */
+  readonly sub: string
+  /** Client id of the app the token was issued to. */
+  readonly cid: string
+  readonly aud: string
+  readonly iat: number
+  readonly exp: number
+  readonly jti: string
+}
+
+export interface IssuedToken {
+  readonly accessToken: string
+  readonly expiresIn: number
+}
+
+export interface TokenService {
+  issue (app: Pick<App, 'clientId' | 'userId'>): IssuedToken
+  /** Returns the claims of a valid, unexpired token; throws AccessDeniedError (reason in `cause`). */
+  verify (token: string): TokenClaims
+}
+
+export interface TokenServiceOptions {
+  readonly secret: string
+  readonly ttlSeconds: number
+  /** Clock in ms, injectable so tests can expire tokens without waiting. */
+  readonly now?: () => number
+}
+
+// Binds tokens to this API, so a JWT minted with the same key for another purpose is refused.
+const AUDIENCE = 'uapi'
+
+export function createTokenService ({ secret, ttlSeconds, now = Date.now }: TokenServiceOptions): TokenService {
+  // iat/exp come from our own (injectable) clock in the payload; expiry is checked against it below.
+  const sign = createSigner({ key: secret, algorithm: 'HS256' })
+  const decode = createVerifier({
+    key: secret,
+    algorithms: ['HS256'],
+    allowedAud: AUDIENCE,
+    ignoreExpiration: true,
+    requiredClaims: ['sub', 'cid', 'aud', 'iat', 'exp']
+  })
+
+  return {
+    issue (app) {
+      const iat = Math.floor(now() / 1000)
+      const claims: TokenClaims = { sub: String(app.userId), cid: app.clientId, aud: AUDIENCE, iat, exp: iat + ttlSeconds, jti: randomUUID() }
+      return { accessToken: sign(claims), expiresIn: ttlSeconds }
+    },
+    verify (token) {
+      let claims: unknown
+      try {
+        claims = decode(token)
+      } catch (err) {
+        throw new AccessDeniedError({ cause: err })
+      }
+      if (!isClaims(claims)) throw new AccessDeniedError({ cause: new Error('token claims have the wrong types') })
+      if (claims.exp <= Math.floor(now() / 1000)) throw new AccessDeniedError({ cause: new Error('token expired') })
+      return claims
+    }
+  }
+}
+
+function isClaims (value: unknown): value is TokenClaims {
+  if (value === null || typeof value !== 'object') return false
+  const c = value as Record<string, unknown>
+  return typeof c.sub === 'string' && typeof c.cid === 'string' && Number.isInteger(c.iat) && Number.isInteger(c.exp)
+}
