@@ -14,7 +14,8 @@ const HttpSchema = Type.Object({
   port: Integer(0, 65535, 8080),
   // Base of absolute links (paging.next, links.self). Absent: derived from the request's host.
   publicUrl: Type.Optional(Type.String({ pattern: '^https?://[^/\\s]+(/\\S*)?$' })),
-  trustProxy: Type.Optional(Type.Union([Type.Boolean(), Type.String({ minLength: 1 }), Type.Integer({ minimum: 0 })])),
+  // Fastify's trustProxy, as its types accept it: true/false, "127.0.0.1,10.0.0.0/8", or a list.
+  trustProxy: Type.Optional(Type.Union([Type.Boolean(), Type.String({ minLength: 1 }), Type.Array(Type.String({ minLength: 1 }))])),
   bodyLimit: Integer(1024, 10 * 1024 * 1024, 65536)
 }, { default: {}, additionalProperties: false })
 
