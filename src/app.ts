@@ -1,0 +1,109 @@
+// Composition root: builds the engine from its parts. Tests call buildApp() and never listen();
+// src/main.ts runs it as a process.
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import Fastify, { type FastifyInstance, type FastifyServerOptions, type RawServerDefault } from 'fastify'
+import { pino, type Logger } from 'pino'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
+import type { Config } from './config.ts'
+import { AmiClient } from './ami/index.ts'
+import { Directory } from './directory/index.ts'
+import { authPlugin } from './auth/index.ts'
+import { CallService, Mirror, MirrorSync, callIdDeriver, type Party } from './calls/index.ts'
+import { uapiPlugin } from './uapi/plugin.ts'
+import { uapiErrorHandler, uapiNotFoundHandler } from './uapi/error-handler.ts'
+import { healthRoutes } from './health.ts'
+
+/** The engine's parts, reachable from the Fastify instance (health, metrics, tests). */
+export interface Engine {
+  readonly config: Config
+  readonly directory: Directory
+  readonly ami: AmiClient
+  readonly mirror: Mirror
+  readonly sync: MirrorSync
+  readonly calls: CallService
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    engine: Engine
+  }
+}
+
+export interface BuildOptions {
+  /** The pino logger; defaults to one at the configured level, with secrets redacted. */
+  readonly logger?: Logger
+  /** Connect to Asterisk when the app is ready (default true). */
+  readonly connect?: boolean
+}
+
+export const REDACT = ['req.headers.authorization', 'req.query.accessRequestToken', 'secret', '*.secret', 'client_secret', '*.client_secret']
+
+export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, Logger, TypeBoxTypeProvider>
+
+export async function buildApp (config: Config, options: BuildOptions = {}): Promise<App> {
+  const logger = options.logger ?? pino({ level: config.log.level, redact: REDACT })
+  const app = Fastify({
+    loggerInstance: logger,
+    bodyLimit: config.http.bodyLimit,
+    trustProxy: (config.http.trustProxy ?? false) as FastifyServerOptions['trustProxy'],
+    // UAPI clients send paths with and without a trailing slash (reference 1.1).
+    routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 256 },
+    ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, allErrors: false } },
+    return503OnClosing: true
+  }).withTypeProvider<TypeBoxTypeProvider>()
+
+  const directory = new Directory(config.directory)
+  const ami = new AmiClient({
+    host: config.ami.host,
+    port: config.ami.port,
+    username: config.ami.username,
+    secret: config.ami.secret,
+    logger,
+    ...(config.ami.connectTimeoutMs !== undefined ? { connectTimeoutMs: config.ami.connectTimeoutMs } : {}),
+    ...(config.ami.actionTimeoutMs !== undefined ? { defaultTimeoutMs: config.ami.actionTimeoutMs } : {}),
+    backoff: { initialMs: config.ami.reconnectMinMs ?? 250, maxMs: config.ami.reconnectMaxMs ?? 10_000 }
+  })
+  const partyOf = (tech: string, resource: string): Party | undefined => {
+    const ext = directory.extensionByEndpoint(`${tech}/${resource}`)
+    return ext === undefined ? undefined : { extension: ext.number, organizationId: String(ext.organizationId) }
+  }
+  const mirror = new Mirror(partyOf, callIdDeriver(config.security.callIdSecret))
+  const sync = new MirrorSync(ami, mirror, logger.child({ mod: 'mirror' }))
+  const calls = new CallService(ami, mirror, sync, {
+    organizationName: (id) => directory.organization(Number(id))?.name,
+    nonceSecret: config.security.callIdSecret
+  })
+  app.decorate('engine', { config, directory, ami, mirror, sync, calls })
+
+  app.setErrorHandler(uapiErrorHandler)
+  app.setNotFoundHandler(uapiNotFoundHandler)
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: { title: 'UAPI PhoneCalls engine for Asterisk', version: '0.1.0', description: 'VoipNow UnifiedAPI 3.0 PhoneCalls on a real Asterisk, over AMI.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } }
+    }
+  })
+  await app.register(swaggerUi, { routePrefix: '/docs' })
+  await app.register(authPlugin, { security: config.security, directory })
+  await app.register(healthRoutes)
+  // The same routes under both base paths that UAPI clients use (reference 1.1); docs show /uapi.
+  for (const prefix of ['/uapi', '/unifiedapi']) {
+    await app.register(uapiPlugin, { prefix, basePath: prefix, calls, directory, publicUrl: config.http.publicUrl, hide: prefix !== '/uapi' })
+  }
+
+  if (options.connect !== false) {
+    app.addHook('onReady', async () => {
+      sync.start()
+      ami.start()
+    })
+  }
+  app.addHook('onClose', async () => {
+    sync.stop()
+    await ami.close()
+  })
+  return app
+}

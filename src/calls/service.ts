@@ -1,0 +1,78 @@
+// The calls facade the HTTP layer uses: which calls a scope sees, in what order, and whether the
+// mirror can be trusted right now. Actions live in ./actions, one module per UAPI verb.
+import type { AmiClient } from '../ami/index.ts'
+import type { Call, Mirror } from './mirror.ts'
+import type { MirrorSync } from './sync.ts'
+import { projectCall, type ProjectionContext } from './views.ts'
+import type { PhoneCall } from './phone-call.ts'
+
+/** What a request may see: every call, an organization's, or those of some extensions. */
+export type CallSelection =
+  | { readonly kind: 'all' }
+  | { readonly kind: 'organization', readonly organizationId: string }
+  | { readonly kind: 'extensions', readonly extensions: readonly string[] }
+
+export class CallService {
+  constructor (
+    readonly ami: AmiClient,
+    readonly mirror: Mirror,
+    readonly sync: MirrorSync,
+    private readonly ctx: ProjectionContext
+  ) {}
+
+  /** True when AMI is logged in and the mirror has completed a full sync since. */
+  get available (): boolean {
+    return this.ami.state === 'ready' && this.sync.state === 'live'
+  }
+
+  /** Live calls of a selection, oldest first. */
+  select (selection: CallSelection): Call[] {
+    const calls = this.mirror.calls
+    switch (selection.kind) {
+      case 'all': return [...calls.values()]
+      case 'organization': return keysToCalls(calls, this.mirror.callsOfOrganization(selection.organizationId)?.keys())
+      case 'extensions': {
+        if (selection.extensions.length === 1) {
+          return keysToCalls(calls, this.mirror.callsOfExtension(selection.extensions[0] as string))
+        }
+        const keys = new Set<string>()
+        for (const ext of selection.extensions) {
+          const own = this.mirror.callsOfExtension(ext)
+          if (own !== undefined) for (const key of own) keys.add(key)
+        }
+        return keysToCalls(calls, keys.values()).sort((a, b) => a.createdAt - b.createdAt)
+      }
+    }
+  }
+
+  /** The live call with this id if the selection may see it. */
+  find (id: string, selection: CallSelection): Call | undefined {
+    const call = this.mirror.callById(id)
+    if (call === undefined || !this.sees(call, selection)) return undefined
+    return call
+  }
+
+  sees (call: Call, selection: CallSelection): boolean {
+    if (selection.kind === 'all') return true
+    for (const leg of call.legs.values()) {
+      const party = leg.party
+      if (party === undefined) continue
+      if (selection.kind === 'organization' ? party.organizationId === selection.organizationId : selection.extensions.includes(party.extension)) return true
+    }
+    return false
+  }
+
+  project (call: Call, viewer?: string): PhoneCall {
+    return projectCall(call, this.ctx, viewer)
+  }
+}
+
+function keysToCalls (calls: Map<string, Call>, keys: Iterable<string> | undefined): Call[] {
+  const out: Call[] = []
+  if (keys === undefined) return out
+  for (const key of keys) {
+    const call = calls.get(key)
+    if (call !== undefined) out.push(call)
+  }
+  return out
+}

@@ -1,0 +1,124 @@
+// Standard request parameters over a list of calls: filter, sort, page, trim fields, and the
+// collection envelope with absolute paging links (reference 1.5, 1.6).
+import type { Call, PhoneCall } from '../calls/index.ts'
+import { uapiError } from './errors.ts'
+
+export interface ListParams {
+  count?: number
+  startIndex?: number
+  fields?: string
+  filterBy?: 'id' | 'published'
+  filterValue?: string
+  filterOp?: string
+  sortOrder?: 'ascending' | 'descending'
+}
+
+export interface CollectionOf<T> {
+  startIndex: number
+  itemsPerPage: number
+  totalResults: number
+  filtered: boolean
+  sorted: boolean
+  entry: T[]
+  paging?: { next?: string, prev?: string }
+}
+
+const DEFAULT_COUNT = 20
+const PHONE_CALL_FIELDS = new Set(['id', 'extension', 'ownerId', 'ownerName', 'published', 'answered', 'nonce', 'phoneCallView', 'links'])
+const LINK_PARAMS = ['count', 'fields', 'filterBy', 'filterValue', 'filterOp', 'sortOrder'] as const
+
+/** Checks the parameters that the schema cannot (field names, filter value shapes). */
+export function checkListParams (q: ListParams): string[] | undefined {
+  let fields: string[] | undefined
+  if (q.fields !== undefined) {
+    fields = q.fields.split(',').map((f) => f.trim()).filter((f) => f !== '')
+    if (fields.length === 0 || fields.some((f) => !PHONE_CALL_FIELDS.has(f))) throw uapiError('fields_invalid')
+  }
+  if (q.filterBy === undefined) {
+    if (q.filterValue !== undefined || q.filterOp !== undefined) throw uapiError('filterby_invalid', 'filterValue and filterOp need filterBy.')
+    return fields
+  }
+  const op = q.filterOp ?? (q.filterBy === 'id' ? 'contains' : 'equals')
+  if (op !== 'present' && (q.filterValue === undefined || q.filterValue === '')) throw uapiError('filtervalue_invalid')
+  if (q.filterBy === 'published') {
+    if (op === 'contains' || op === 'startsWith' || op === 'inArray') throw uapiError('filterop_invalid', `filterOp ${op} does not apply to published.`)
+    if (op !== 'present' && Number.isNaN(Date.parse(q.filterValue as string))) throw uapiError('filtervalue_invalid', 'filterValue must be a date such as 2026-11-28T05:13:49Z.')
+  } else if (op === 'greaterThan' || op === 'lessThan') {
+    throw uapiError('filterop_invalid', `filterOp ${op} does not apply to id.`)
+  }
+  return fields
+}
+
+function matches (call: Call, q: ListParams): boolean {
+  const op = q.filterOp ?? (q.filterBy === 'id' ? 'contains' : 'equals')
+  if (op === 'present') return true
+  const value = q.filterValue as string
+  if (q.filterBy === 'id') {
+    switch (op) {
+      case 'equals': return call.id === value
+      case 'startsWith': return call.id.startsWith(value)
+      case 'inArray': return value.split(',').includes(call.id)
+      default: return call.id.includes(value)
+    }
+  }
+  const at = Date.parse(value)
+  const published = Math.floor(call.createdAt / 1000) * 1000 // published is shown to the second
+  switch (op) {
+    case 'greaterThan': return published > at
+    case 'lessThan': return published < at
+    default: return published === at
+  }
+}
+
+export function buildCollection (
+  all: Call[],
+  q: ListParams,
+  project: (call: Call) => PhoneCall,
+  link: (startIndex: number, params: ListParams) => string
+): CollectionOf<Partial<PhoneCall>> {
+  const fields = checkListParams(q)
+  let calls = q.filterBy !== undefined ? all.filter((c) => matches(c, q)) : all
+  if (q.sortOrder === 'descending') calls = calls === all ? all.slice().reverse() : calls.reverse()
+  const count = q.count ?? DEFAULT_COUNT
+  const startIndex = q.startIndex ?? 0
+  const page = calls.slice(startIndex, startIndex + count)
+  const entry = page.map((call) => trim(project(call), fields))
+  const out: CollectionOf<Partial<PhoneCall>> = {
+    startIndex,
+    itemsPerPage: count,
+    totalResults: calls.length,
+    filtered: q.filterBy !== undefined,
+    sorted: true,
+    entry
+  }
+  const next = startIndex + count < calls.length ? link(startIndex + count, q) : undefined
+  const prev = startIndex > 0 ? link(Math.max(0, startIndex - count), q) : undefined
+  if (next !== undefined || prev !== undefined) {
+    out.paging = {}
+    if (next !== undefined) out.paging.next = next
+    if (prev !== undefined) out.paging.prev = prev
+  }
+  return out
+}
+
+function trim (pc: PhoneCall, fields: string[] | undefined): Partial<PhoneCall> {
+  if (fields === undefined) return pc
+  const out: Record<string, unknown> = { id: pc.id }
+  for (const f of fields) {
+    const v = (pc as Record<string, unknown>)[f]
+    if (v !== undefined) out[f] = v
+  }
+  return out as Partial<PhoneCall>
+}
+
+/** The query string of a paging link: the caller's parameters (never its token) with a new offset. */
+export function pagingQuery (startIndex: number, q: ListParams): string {
+  const params = new URLSearchParams()
+  params.set('startIndex', String(startIndex))
+  for (const name of LINK_PARAMS) {
+    const v = q[name]
+    if (v !== undefined) params.set(name, String(v))
+  }
+  if (q.count === undefined) params.set('count', String(DEFAULT_COUNT))
+  return params.toString()
+}

@@ -1,0 +1,64 @@
+// The UAPI error catalogue: one entry per code, keyed by the code sent on the wire (reference 1.7,
+// 6 and the PickUp page). Every error a client can see is one of these; anything else is logged
+// and answered as internal_server_error.
+
+export const UAPI_ERRORS = {
+  // Common to every request (reference 1.7).
+  user_invalid: [400, 'The userId in the path is not a known user id, @me, @viewer or @owner.'],
+  extension_invalid: [400, 'The extension in the path is not an existing extension number or @self.'],
+  access_denied: [401, 'You are not authorized to use this request.'],
+  internal_server_error: [500, 'The request could not be completed because of an internal error.'],
+  request_not_implemented: [501, 'This operation is not implemented.'],
+  // Engine-level (not in UAPI's tables, same envelope).
+  request_invalid: [400, 'The request is malformed.'],
+  resource_not_found: [404, 'No such resource.'],
+  method_not_allowed: [405, 'This method is not allowed on this resource.'],
+  payload_too_large: [413, 'The request body is too large.'],
+  media_type_unsupported: [415, 'The request body must be JSON.'],
+  rate_limited: [429, 'Too many requests; slow down and retry later.'],
+  pbx_unavailable: [503, 'The PBX is not reachable right now; retry shortly.'],
+  // Standard request parameters (reference 1.5).
+  fields_invalid: [400, 'The fields parameter names an unknown PhoneCall field.'],
+  count_invalid: [400, 'The count parameter must be an integer from 1 to 5000.'],
+  startindex_invalid: [400, 'The startIndex parameter must be an integer from 0 to 5000.'],
+  filterby_invalid: [400, 'The filterBy parameter must be id or published.'],
+  filterop_invalid: [400, 'The filterOp parameter must be contains, equals, startsWith, present, greaterThan or lessThan.'],
+  filtervalue_invalid: [400, 'The filterValue parameter is missing or invalid for this filter.'],
+  sortorder_invalid: [400, 'The sortOrder parameter must be ascending or descending.'],
+  // PhoneCalls (PickUp page, reference 6).
+  pc_phonecall_invalid: [400, 'Value supplied in phoneCallId is invalid. It must be alphanumeric and reference an existing phone call.'],
+  pc_phonecallview_invalid: [400, 'Value supplied in phoneCallViewId is missing or invalid. It must reference a ringing view of the phone call.'],
+  pc_sendcallto_invalid: [400, 'Value supplied in sendCallTo is missing or invalid. It must be the number of a phone terminal extension.'],
+  pc_callerid_invalid: [400, 'Value supplied in callerId is invalid. It must look like: John Doe <+3334444>.'],
+  pc_timeout_invalid: [400, 'Value supplied in waitForPickup is invalid. It must be numeric and higher than 0.'],
+  pc_action_invalid: [400, 'Value supplied in action is missing or not a supported action.'],
+  pc_phonecall_conflict: [409, 'Another operation on this phone call view is already under way.'],
+  pc_action_failed: [502, 'The PBX refused the operation.'],
+  pc_extension_invalid: [400, 'Value supplied in extension is missing or invalid. It must be a phone terminal extension of the user.'],
+  pc_source_invalid: [400, 'Value supplied in source is missing or invalid.'],
+  pc_destination_invalid: [400, 'Value supplied in destination is missing or invalid.'],
+  pc_callduration_invalid: [400, 'Value supplied in callDuration is invalid. It must be numeric and higher than 0.'],
+  pc_phonenumber_invalid: [400, 'Value supplied in phoneNumber is invalid or not a party of the phone call.'],
+  pc_transferfromnumber_invalid: [400, 'Value supplied in transferFromNumber is invalid or not a party of the phone call.'],
+  pc_transfernumber_invalid: [400, 'Value supplied in transferNumber is invalid or not a party of the phone call.'],
+  pc_nonce_invalid: [400, 'Value supplied in nonce is invalid.'],
+  pc_allowpublictransfer_invalid: [400, 'Value supplied in allowPublicTransfer must be true or false.'],
+  pc_video_invalid: [400, 'Value supplied in video must be true or false.']
+} as const satisfies Record<string, readonly [number, string]>
+
+export type UapiErrorCode = keyof typeof UAPI_ERRORS
+
+export class UapiError extends Error {
+  override readonly name = 'UapiError'
+  readonly statusCode: number
+  constructor (readonly code: UapiErrorCode, message?: string, options?: { cause?: unknown }) {
+    const [status, text] = UAPI_ERRORS[code]
+    super(message ?? text, options)
+    this.statusCode = status
+  }
+}
+
+export const uapiError = (code: UapiErrorCode, message?: string, cause?: unknown): UapiError =>
+  new UapiError(code, message, cause === undefined ? undefined : { cause })
+
+export const isUapiError = (err: unknown): err is UapiError => err instanceof UapiError
