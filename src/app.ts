@@ -92,7 +92,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   await app.register(healthRoutes)
   // The same routes under both base paths that UAPI clients use (reference 1.1); docs show /uapi.
   for (const prefix of ['/uapi', '/unifiedapi']) {
-    await app.register(uapiPlugin, { prefix, basePath: prefix, calls, directory, publicUrl: config.http.publicUrl, hide: prefix !== '/uapi' })
+    await app.register(uapiPlugin, { prefix, basePath: prefix, ami, log: logger.child({ mod: 'calls' }), calls, directory, publicUrl: config.http.publicUrl, hide: prefix !== '/uapi' })
   }
 
   if (options.connect !== false) {

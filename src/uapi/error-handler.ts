@@ -3,6 +3,7 @@
 // config.errorCodes; AMI failures become 503/502; anything else is logged and answered as a 500.
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { AmiErrorCodes, isAmiError } from '../ami/index.ts'
+import { CallActionError } from '../calls/index.ts'
 import { UAPI_ERRORS, UapiError, isUapiError, type UapiErrorCode } from './errors.ts'
 
 /** Route config: maps "<context><instancePath prefix>" (e.g. "querystring/count", "body/callerId") to a code. */
@@ -18,6 +19,7 @@ declare module 'fastify' {
 
 export function toUapiError (err: FastifyError | Error, request: FastifyRequest): UapiError {
   if (isUapiError(err)) return err
+  if (err instanceof CallActionError) return new UapiError(err.code, undefined, { cause: err })
   const e = err as FastifyError & { validationContext?: string }
   if (e.code === 'access_denied') return new UapiError('access_denied', undefined, { cause: err })
   if (e.validation !== undefined) return fromValidation(e, request)

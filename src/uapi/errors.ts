@@ -34,6 +34,8 @@ export const UAPI_ERRORS = {
   pc_action_invalid: [400, 'Value supplied in action is missing or not a supported action.'],
   pc_phonecall_conflict: [409, 'Another operation on this phone call view is already under way.'],
   pc_action_failed: [502, 'The PBX refused the operation.'],
+  pc_pickup_unanswered: [409, 'The phone the call was sent to did not answer in time; the call is still ringing where it was.'],
+  pc_pickup_target_gone: [409, 'The call stopped ringing (answered elsewhere or abandoned) before it could be picked up.'],
   pc_extension_invalid: [400, 'Value supplied in extension is missing or invalid. It must be a phone terminal extension of the user.'],
   pc_source_invalid: [400, 'Value supplied in source is missing or invalid.'],
   pc_destination_invalid: [400, 'Value supplied in destination is missing or invalid.'],

@@ -3,12 +3,19 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { requireAuth } from '../auth/index.ts'
 import { listRoutes, type RouteDeps } from './routes/list.ts'
+import { updateRoutes } from './routes/update.ts'
+import type { AmiClient } from '../ami/index.ts'
+import type { Logger } from 'pino'
 
-export type UapiPluginOptions = RouteDeps
+export interface UapiPluginOptions extends RouteDeps {
+  readonly ami: AmiClient
+  readonly log: Logger
+}
 
 export const uapiPlugin: FastifyPluginAsyncTypebox<UapiPluginOptions> = async (app, opts) => {
   app.addHook('onRequest', requireAuth)
   // Pass only our dependencies on: Fastify reads `prefix` from plugin options and would apply it twice.
   const deps: RouteDeps = { calls: opts.calls, directory: opts.directory, publicUrl: opts.publicUrl, basePath: opts.basePath, hide: opts.hide }
   await app.register(listRoutes, deps)
+  await app.register(updateRoutes, { ...deps, ami: opts.ami, log: opts.log })
 }

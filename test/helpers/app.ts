@@ -1,0 +1,36 @@
+// Builds the engine for tests: the real app, never listening, with a silent logger.
+import type { Test } from 'tap'
+import { pino } from 'pino'
+import { buildApp, type App } from '../../src/app.ts'
+import { loadConfig, type Config } from '../../src/config.ts'
+
+export interface BuildTestOptions {
+  /** Connect to the bundled PBX (default false: routes only). */
+  readonly connect?: boolean
+  readonly config?: (c: Config) => Config
+}
+
+export async function build (t: Test, opts: BuildTestOptions = {}): Promise<App> {
+  const base = loadConfig({ LOG_LEVEL: 'silent' })
+  const config = opts.config !== undefined ? opts.config(structuredClone(base) as Config) : base
+  const app = await buildApp(config, { logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), connect: opts.connect ?? false })
+  t.teardown(() => app.close())
+  await app.ready()
+  return app
+}
+
+/** A bearer token for a demo user (client demo-<id>, secret demo-secret-<id>). */
+export async function tokenFor (app: App, userId: number | string): Promise<string> {
+  const res = await app.inject({
+    method: 'POST',
+    url: '/oauth/token',
+    payload: { grant_type: 'client_credentials', client_id: `demo-${userId}`, client_secret: `demo-secret-${userId}` }
+  })
+  if (res.statusCode !== 200) throw new Error(`token for ${userId}: ${res.statusCode} ${res.body}`)
+  return (res.json() as { access_token: string }).access_token
+}
+
+/** Waits for the engine's mirror to be live (AMI logged in and first sync done). */
+export async function whenLive (app: App, timeoutMs = 15_000): Promise<void> {
+  await app.engine.sync.whenLive(timeoutMs)
+}
