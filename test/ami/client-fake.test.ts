@@ -87,7 +87,7 @@ t.test('fixture stream: every event once, normalized, OriginateResponse is an ev
     await started(client)
     const events: AmiEvent[] = []
     client.on('event', (e) => events.push(e))
-    await ami.streamFixture(new URL('fixtures/pickup-answered.ami', import.meta.url).pathname, chunkSize === undefined ? {} : { chunkSize })
+    await ami.streamFixture(new URL('../fixtures/ami/pickup-answered.ami', import.meta.url).pathname, chunkSize === undefined ? {} : { chunkSize })
     const done = (): boolean => events.length >= 123
     const deadline = Date.now() + 3000
     while (!done() && Date.now() < deadline) await new Promise((resolve) => setImmediate(resolve))
@@ -110,7 +110,7 @@ t.test('snapshot fixture: a foreign list reply is dropped, its items still arriv
   await started(client)
   const events: AmiEvent[] = []
   client.on('event', (e) => events.push(e))
-  await ami.streamFixture(new URL('fixtures/snapshot-mixed.ami', import.meta.url).pathname)
+  await ami.streamFixture(new URL('../fixtures/ami/snapshot-mixed.ami', import.meta.url).pathname)
   const deadline = Date.now() + 3000
   while (events.length < 161 && Date.now() < deadline) await new Promise((resolve) => setImmediate(resolve))
   t.equal(events.length, 161)

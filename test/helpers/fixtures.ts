@@ -6,8 +6,8 @@ import { dirname, join } from 'node:path'
 import type { AmiEvent } from '../../src/ami/index.ts'
 
 const here = dirname(fileURLToPath(import.meta.url))
-/** shared/ sits beside the repository (CI copies it there too). */
-export const FIXTURE_DIR = process.env.AMI_FIXTURES ?? join(here, '..', '..', '..', 'shared', 'fixtures', 'ami')
+/** A copy of shared/fixtures/ami, kept in the repository so a fresh clone is self-contained. */
+export const FIXTURE_DIR = process.env.AMI_FIXTURES ?? join(here, '..', 'fixtures', 'ami')
 
 export function fixturePath (name: string): string {
   return join(FIXTURE_DIR, name.endsWith('.ami') ? name : name + '.ami')
