@@ -16,7 +16,21 @@ const HttpSchema = Type.Object({
   publicUrl: Type.Optional(Type.String({ pattern: '^https?://[^/\\s]+(/\\S*)?$' })),
   // Fastify's trustProxy, as its types accept it: true/false, "127.0.0.1,10.0.0.0/8", or a list.
   trustProxy: Type.Optional(Type.Union([Type.Boolean(), Type.String({ minLength: 1 }), Type.Array(Type.String({ minLength: 1 }))])),
-  bodyLimit: Integer(1024, 10 * 1024 * 1024, 65536)
+  bodyLimit: Integer(1024, 10 * 1024 * 1024, 65536),
+  // Absent: CORS off (no browser origin may call the API). "*" allows any origin; tokens travel in
+  // the Authorization header, never in cookies, so credentials are never enabled.
+  cors: Type.Optional(Type.Object({
+    origins: Type.Array(Type.String({ pattern: '^(\\*|https?://[^/\\s]+)$' }), { default: [] })
+  }, { additionalProperties: false })),
+  // Absent: these defaults (src/http/security.ts). max per app (bearer's client id) or per IP;
+  // tokenMax per IP and per client_id on the token endpoint (brute-force guard).
+  rateLimit: Type.Optional(Type.Object({
+    max: Integer(1, 1_000_000, 600),
+    timeWindowMs: Integer(1000, 3_600_000, 60_000),
+    tokenMax: Integer(1, 1_000_000, 20)
+  }, { additionalProperties: false })),
+  // Absent: GET /metrics is open (bind to loopback or filter it at the proxy). Set: Bearer <token> required.
+  metricsToken: Type.Optional(Type.String({ minLength: 16 }))
 }, { default: {}, additionalProperties: false })
 
 const AmiSchema = Type.Object({

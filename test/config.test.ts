@@ -159,3 +159,21 @@ t.test('production starts once no demo secret is left', async (t) => {
 t.test('outside production the demo secrets are accepted', async (t) => {
   t.doesNotThrow(() => loadConfig({ NODE_ENV: 'development' }))
 })
+
+t.test('http.cors, http.rateLimit and http.metricsToken are optional, validated and defaulted', async (t) => {
+  const cfg = demo()
+  cfg.http.cors = { origins: ['https://crm.example.com', '*'] }
+  cfg.http.rateLimit = { tokenMax: 5 }
+  const config = parseConfig(cfg)
+  t.same(config.http.cors, { origins: ['https://crm.example.com', '*'] })
+  t.same(config.http.rateLimit, { max: 600, timeWindowMs: 60_000, tokenMax: 5 }, 'missing limits take their defaults')
+
+  const bad = demo()
+  bad.http.cors = { origins: ['crm.example.com/path'] }
+  bad.http.rateLimit = { max: 0 }
+  bad.http.metricsToken = 'short'
+  const issues = issuesOf(() => parseConfig(bad))
+  t.ok(issues.some((i) => i.startsWith('/http/cors/origins/0:')), 'an origin is scheme://host[:port] or *')
+  t.ok(issues.some((i) => i.startsWith('/http/rateLimit/max:')))
+  t.ok(issues.some((i) => i.startsWith('/http/metricsToken:')))
+})
