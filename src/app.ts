@@ -14,6 +14,7 @@ import { CallService, Mirror, MirrorSync, callIdDeriver, type Party } from './ca
 import { uapiPlugin } from './uapi/plugin.ts'
 import { uapiErrorHandler, uapiNotFoundHandler } from './uapi/error-handler.ts'
 import { healthRoutes } from './health.ts'
+import { DOCS_CSP, securityPlugin } from './http/security.ts'
 
 /** The engine's parts, reachable from the Fastify instance (health, metrics, tests). */
 export interface Engine {
@@ -79,6 +80,8 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
 
   app.setErrorHandler(uapiErrorHandler)
   app.setNotFoundHandler(uapiNotFoundHandler)
+  // Before every route: their hooks (headers, CORS, rate limits, latency) must cover all routes.
+  await app.register(securityPlugin, { http: config.http })
 
   await app.register(swagger, {
     openapi: {
@@ -87,7 +90,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } }
     }
   })
-  await app.register(swaggerUi, { routePrefix: '/docs' })
+  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: DOCS_CSP })
   await app.register(authPlugin, { security: config.security, directory })
   await app.register(healthRoutes)
   // The same routes under both base paths that UAPI clients use (reference 1.1); docs show /uapi.

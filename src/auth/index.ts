@@ -1,5 +1,6 @@
 export { AccessDeniedError, OAuthError, type OAuthErrorCode } from './errors.ts'
 export { authPlugin, principalOf, requireAuth, type AuthPluginOptions } from './plugin.ts'
 export { createAuthenticator, extractBearerToken, type Authenticator } from './bearer.ts'
+export { parseBasic } from './token-route.ts'
 export { createTokenService, type IssuedToken, type TokenClaims, type TokenService, type TokenServiceOptions } from './tokens.ts'
 export { DEFAULT_SCRYPT_COST, hashSecret, verifySecret, type ScryptCost } from './secret-hash.ts'

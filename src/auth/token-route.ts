@@ -33,7 +33,7 @@ const OAuthErrorBody = Type.Object({
 
 const schema = {
   body: TokenRequest,
-  response: { 200: TokenResponse, 400: OAuthErrorBody, 401: OAuthErrorBody, 500: OAuthErrorBody }
+  response: { 200: TokenResponse, 400: OAuthErrorBody, 401: OAuthErrorBody, 429: OAuthErrorBody, 500: OAuthErrorBody }
 }
 
 const BASIC = /^Basic[ \t]+([A-Za-z0-9+/=]+)[ \t]*$/i
@@ -48,7 +48,8 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<TokenRouteOptions> = async f
   const dummyHash = await hashSecret('not-a-client-secret', (firstHash === undefined ? undefined : parseSecretHash(firstHash)?.cost) ?? DEFAULT_SCRYPT_COST)
 
   for (const url of ['/oauth/token', '/oauth/token.php']) {
-    app.post(url, { schema }, async function issueToken (request, reply) {
+    // 'credentials': the strict per-IP and per-client_id rate limits of src/http/security.ts.
+    app.post(url, { schema, config: { rateLimitPolicy: 'credentials' } }, async function issueToken (request, reply) {
       reply.header('cache-control', 'no-store').header('pragma', 'no-cache')
       const body = request.body
       if (body.grant_type === undefined || body.grant_type === '') throw new OAuthError('invalid_request', 'grant_type is required.')
@@ -84,7 +85,7 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<TokenRouteOptions> = async f
 }
 
 /** undefined: no Basic header; null: a Basic header we cannot read. */
-function parseBasic (header: string | undefined): { id: string, secret: string } | null | undefined {
+export function parseBasic (header: string | undefined): { id: string, secret: string } | null | undefined {
   if (header === undefined || !/^Basic\b/i.test(header)) return undefined
   const match = BASIC.exec(header)
   if (match === null) return null
@@ -111,8 +112,11 @@ function renderOAuthError (err: FastifyError | OAuthError, request: FastifyReque
     if (err.basicChallenge) reply.header('www-authenticate', 'Basic realm="uapi"')
     return reply.code(err.statusCode).send({ error: err.error, error_description: err.message })
   }
-  // Body validation, unreadable JSON, unsupported media type, body too large: all a bad request.
   const status = err.statusCode ?? 500
+  // Rate limited (src/http/security.ts): kept 429 with Retry-After, in the OAuth envelope so OAuth
+  // client libraries can read it; "rate_limited" is the UAPI code (RFC 6749 has none for this).
+  if (status === 429) return reply.code(429).send({ error: 'rate_limited', error_description: err.message })
+  // Body validation, unreadable JSON, unsupported media type, body too large: all a bad request.
   if (status >= 400 && status < 500) {
     return reply.code(400).send({ error: 'invalid_request', error_description: 'Malformed token request.' })
   }
