@@ -15,6 +15,7 @@ import { uapiPlugin } from './uapi/plugin.ts'
 import { uapiErrorHandler, uapiNotFoundHandler } from './uapi/error-handler.ts'
 import { healthRoutes } from './health.ts'
 import { DOCS_CSP, securityPlugin } from './http/security.ts'
+import { drainingPlugin } from './http/draining.ts'
 import { metricsPlugin } from './metrics/index.ts'
 
 /** The engine's parts, reachable from the Fastify instance (health, metrics, tests). */
@@ -83,6 +84,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   app.setNotFoundHandler(uapiNotFoundHandler)
   // Before every route: their hooks (headers, CORS, rate limits, latency) must cover all routes.
   await app.register(securityPlugin, { http: config.http })
+  await app.register(drainingPlugin)
   await app.register(metricsPlugin, { ami, sync, mirror, token: config.http.metricsToken })
 
   await app.register(swagger, {

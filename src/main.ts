@@ -2,6 +2,11 @@
 import { loadConfig, ConfigError } from './config.ts'
 import { buildApp } from './app.ts'
 
+/** How long in-flight requests may run after SIGTERM before their connections are cut. */
+const SHUTDOWN_GRACE_MS = 10_000
+/** Then, how long closing (AMI logoff) may take before the process exits anyway. */
+const SHUTDOWN_HARD_MS = 2_000
+
 async function main (): Promise<void> {
   let config
   try {
@@ -15,13 +20,30 @@ async function main (): Promise<void> {
   }
   const app = await buildApp(config)
   let closing = false
+  // SIGTERM (orchestrators) or SIGINT (Ctrl-C): stop accepting connections, let in-flight requests
+  // finish (requests arriving on open keep-alive connections get 503 + Connection: close, Fastify's
+  // return503OnClosing), then the onClose hooks log off AMI, then exit 0. Fastify's default
+  // forceCloseConnections ('idle') already drops idle keep-alive sockets at close.
   const shutdown = (signal: string): void => {
-    if (closing) return
+    if (closing) {
+      // A second signal: the operator does not want to wait.
+      app.log.warn({ signal }, 'second signal during shutdown; exiting now')
+      process.exit(1)
+    }
     closing = true
     app.log.info({ signal }, 'shutting down: no new requests, finishing in-flight ones, closing AMI')
-    const force = setTimeout(() => { app.log.error('shutdown took too long; exiting'); process.exit(1) }, 10_000)
-    force.unref()
-    app.close().then(() => process.exit(0), (err: unknown) => { app.log.error({ err }, 'error while closing'); process.exit(1) })
+    // A request can legitimately last long (PickUp ?wait=true). After the grace period its
+    // connection is cut, so that AMI is still logged off cleanly; past a further deadline, exit hard.
+    const grace = setTimeout(() => {
+      app.log.warn({ graceMs: SHUTDOWN_GRACE_MS }, 'requests still in flight after the grace period; closing their connections')
+      app.server.closeAllConnections()
+      setTimeout(() => { app.log.error('shutdown took too long; exiting'); process.exit(1) }, SHUTDOWN_HARD_MS).unref()
+    }, SHUTDOWN_GRACE_MS)
+    grace.unref()
+    app.close().then(
+      () => { app.log.info('shut down'); process.exit(0) },
+      (err: unknown) => { app.log.error({ err }, 'error while closing'); process.exit(1) }
+    )
   }
   process.on('SIGTERM', () => shutdown('SIGTERM'))
   process.on('SIGINT', () => shutdown('SIGINT'))

@@ -1,0 +1,142 @@
+// The engine as a process (src/main.ts): graceful shutdown on SIGTERM, observed from outside: the
+// listening socket, an in-flight request on a raw connection, the exit code and a fake AMI server
+// that records the Logoff.
+import { spawn, type ChildProcess } from 'node:child_process'
+import net from 'node:net'
+import { fileURLToPath } from 'node:url'
+import t from 'tap'
+import { FakeAmi } from './helpers/fake-ami.ts'
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url))
+
+async function freePort (): Promise<number> {
+  const server = net.createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as net.AddressInfo
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  return port
+}
+
+/** The engine's pino lines, parsed, and a way to wait for one. */
+class Engine {
+  readonly logs: Array<Record<string, unknown>> = []
+  readonly exited: Promise<{ code: number | null, signal: string | null, at: number }>
+  private readonly waiters = new Set<() => void>()
+  private buffered = ''
+
+  constructor (readonly child: ChildProcess) {
+    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
+      this.buffered += chunk
+      let nl
+      while ((nl = this.buffered.indexOf('\n')) >= 0) {
+        const line = this.buffered.slice(0, nl)
+        this.buffered = this.buffered.slice(nl + 1)
+        try { this.logs.push(JSON.parse(line) as Record<string, unknown>) } catch { this.logs.push({ msg: line }) }
+      }
+      for (const w of this.waiters) w()
+    })
+    this.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal, at: Date.now() })))
+  }
+
+  waitForLog (pred: (l: Record<string, unknown>) => boolean, timeoutMs: number, what: string): Promise<Record<string, unknown>> {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        const hit = this.logs.find(pred)
+        if (hit === undefined) return
+        this.waiters.delete(check)
+        clearTimeout(timer)
+        resolve(hit)
+      }
+      const timer = setTimeout(() => { this.waiters.delete(check); reject(new Error(`no log line "${what}" within ${timeoutMs} ms`)) }, timeoutMs)
+      this.waiters.add(check)
+      check()
+    })
+  }
+}
+
+function connect (port: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(port, '127.0.0.1')
+    socket.once('connect', () => { socket.off('error', reject); resolve(socket) })
+    socket.once('error', reject)
+  })
+}
+
+/** Reads from `socket` until `done(text)` holds or the socket ends; rejects after the deadline. */
+function readUntil (socket: net.Socket, done: (text: string) => boolean, timeoutMs: number): Promise<{ text: string, ended: boolean }> {
+  return new Promise((resolve, reject) => {
+    let text = ''
+    const finish = (ended: boolean) => { clearTimeout(timer); socket.off('data', onData); socket.off('close', onClose); resolve({ text, ended }) }
+    const onData = (b: Buffer) => { text += b.toString('utf8'); if (done(text)) finish(false) }
+    const onClose = () => finish(true)
+    const timer = setTimeout(() => { socket.off('data', onData); socket.off('close', onClose); reject(new Error(`socket read timed out; got ${JSON.stringify(text)}`)) }, timeoutMs)
+    socket.on('data', onData)
+    socket.once('close', onClose)
+  })
+}
+
+const closed = (socket: net.Socket, timeoutMs: number): Promise<void> =>
+  socket.destroyed
+    ? Promise.resolve()
+    : new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('socket still open')), timeoutMs)
+      socket.once('close', () => { clearTimeout(timer); resolve() })
+    })
+
+t.test('SIGTERM stops new connections, finishes the in-flight request, logs off AMI and exits 0', async (t) => {
+  const ami = await FakeAmi.start({ username: 'uapi', secret: 'uapi-dev-secret' })
+  t.teardown(() => ami.close())
+  const port = await freePort()
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: ROOT,
+    env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), AMI_HOST: '127.0.0.1', AMI_PORT: String(ami.port), LOG_LEVEL: 'info', UAPI_CONFIG: '' },
+    stdio: ['ignore', 'pipe', 'inherit']
+  })
+  const engine = new Engine(child)
+  t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
+
+  await engine.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('Server listening'), 20_000, 'Server listening')
+  await ami.waitForAction((a) => a.name.toLowerCase() === 'login', 5000)
+
+  // An idle keep-alive connection (one request already answered) must not hold the shutdown up.
+  const idle = await connect(port)
+  idle.write('GET /health HTTP/1.1\r\nHost: engine\r\n\r\n')
+  const first = await readUntil(idle, (s) => s.includes('"uptimeSeconds"'), 5000)
+  t.match(first.text, /^HTTP\/1\.1 200/, 'the keep-alive connection served a request')
+
+  // The in-flight request: a token request whose body is only half sent.
+  const body = 'grant_type=client_credentials&client_id=demo-12&client_secret=demo-secret-12'
+  const inflight = await connect(port)
+  inflight.write(`POST /oauth/token HTTP/1.1\r\nHost: engine\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: ${body.length}\r\n\r\n${body.slice(0, 20)}`)
+  await engine.waitForLog((l) => l.msg === 'incoming request' && (l.req as { url?: string } | undefined)?.url === '/oauth/token', 5000, 'incoming request /oauth/token')
+
+  child.kill('SIGTERM')
+  await engine.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('shutting down'), 5000, 'shutting down')
+
+  // New connections are refused once the listening socket is closed (within a short deadline).
+  const deadline = Date.now() + 3000
+  let refused: string | undefined
+  while (refused === undefined && Date.now() < deadline) {
+    try {
+      (await connect(port)).destroy()
+      await new Promise((resolve) => setImmediate(resolve))
+    } catch (err) {
+      // ECONNRESET: accepted by the kernel just as the listening socket closed; try again.
+      const code = (err as NodeJS.ErrnoException).code
+      if (code !== 'ECONNRESET') refused = code
+    }
+  }
+  t.equal(refused, 'ECONNREFUSED', 'new connections are refused')
+  await closed(idle, 3000)
+  t.pass('the idle keep-alive connection was closed by the server')
+  t.equal(child.exitCode, null, 'the process waits for the in-flight request')
+
+  inflight.write(body.slice(20))
+  const answer = await readUntil(inflight, (s) => s.includes('"access_token"'), 5000)
+  t.match(answer.text, /^HTTP\/1\.1 200/, 'the in-flight request is answered normally')
+
+  const exit = await Promise.race([engine.exited, new Promise<never>((_resolve, reject) => setTimeout(() => reject(new Error('the engine did not exit within 5 s')), 5000))])
+  t.same({ code: exit.code, signal: exit.signal }, { code: 0, signal: null }, 'the process exits 0')
+  t.ok(ami.actions.some((a) => a.name.toLowerCase() === 'logoff'), 'AMI was logged off')
+  t.ok(engine.logs.some((l) => l.msg === 'shut down'), 'the shutdown completed')
+})
