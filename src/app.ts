@@ -54,7 +54,10 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     // UAPI clients send paths with and without a trailing slash (reference 1.1).
     routerOptions: { ignoreTrailingSlash: true, ignoreDuplicateSlashes: true, maxParamLength: 256 },
     ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, allErrors: false } },
-    return503OnClosing: true
+    return503OnClosing: true,
+    // Router-level refusals (malformed %-encoding, a segment over maxParamLength) would otherwise
+    // answer Fastify's own JSON; they get the UAPI envelope like every other error.
+    frameworkErrors: uapiErrorHandler
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   const directory = new Directory(config.directory)

@@ -37,6 +37,9 @@ export function toUapiError (err: FastifyError | Error, request: FastifyRequest)
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return new UapiError('request_invalid', 'The request body is not valid JSON.', { cause: err })
     case 'FST_ERR_RATE_LIMITED': return new UapiError('rate_limited', undefined, { cause: err })
+    // Router refusals (reach the handler through Fastify's frameworkErrors option, see app.ts).
+    case 'FST_ERR_BAD_URL': return new UapiError('request_invalid', 'The request path is not a valid URL.', { cause: err })
+    case 'FST_ERR_MAX_PARAM_LENGTH': return new UapiError('request_invalid', 'A path segment is too long.', { cause: err })
   }
   if (e.statusCode === 429) return new UapiError('rate_limited', undefined, { cause: err })
   if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
