@@ -1,0 +1,255 @@
+// Shared helpers of the benchmarks: timing and percentiles, the replayed AMI stream, synthetic call
+// events (as AMI frames for the fake peer, or as AmiEvents for Mirror.apply), and the engine wiring
+// against a FakeAmi. Nothing here asserts on time: benchmarks report, tests never time.
+import { readFileSync, readdirSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Socket } from 'node:net'
+import { pino } from 'pino'
+import { buildApp, type App } from '../src/app.ts'
+import { loadConfig, type Config } from '../src/config.ts'
+import type { AmiEvent } from '../src/ami/index.ts'
+import { FakeAmi, frame } from '../test/helpers/fake-ami.ts'
+import { FIXTURE_DIR } from '../test/helpers/fixtures.ts'
+
+export { FIXTURE_DIR }
+
+// ---- timing --------------------------------------------------------------------------------------
+
+export const now = (): bigint => process.hrtime.bigint()
+export const msSince = (t0: bigint): number => Number(process.hrtime.bigint() - t0) / 1e6
+export const nsToMs = (ns: bigint): number => Number(ns) / 1e6
+
+/** Nearest-rank percentile of an ascending array (p in 0..100). */
+export function percentile (sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return NaN
+  const rank = Math.ceil((p / 100) * sorted.length)
+  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))] as number
+}
+
+export interface Summary {
+  readonly n: number
+  readonly p50: number
+  readonly p90: number
+  readonly p99: number
+  readonly max: number
+  readonly mean: number
+}
+
+export function summarize (samples: readonly number[]): Summary {
+  const s = samples.slice().sort((a, b) => a - b)
+  const mean = s.reduce((a, b) => a + b, 0) / Math.max(1, s.length)
+  return { n: s.length, p50: percentile(s, 50), p90: percentile(s, 90), p99: percentile(s, 99), max: s[s.length - 1] ?? NaN, mean }
+}
+
+/**
+ * p99 robust to a noisy neighbour: samples are taken in consecutive blocks (each large enough for its
+ * own p99), and the median of the blocks' p99s is reported, so one burst of foreign load on a shared
+ * machine spoils one block, not the result. The pooled p99 over every sample is reported next to it.
+ */
+export function blockP99 (blocks: ReadonlyArray<readonly number[]>): { p99: number, pooled: Summary, blockP99s: number[] } {
+  const blockP99s = blocks.map((b) => summarize(b).p99)
+  return { p99: median(blockP99s), pooled: summarize(blocks.flat()), blockP99s }
+}
+
+export function median (xs: readonly number[]): number {
+  return percentile(xs.slice().sort((a, b) => a - b), 50)
+}
+
+export const round = (x: number, digits = 3): number => Number.isFinite(x) ? Number(x.toFixed(digits)) : x
+
+/** Lets pending I/O callbacks and timers run (between phases of a benchmark). */
+export const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve))
+
+export async function until (probe: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!probe()) {
+    if (Date.now() > deadline) throw new Error(`bench: ${what} not reached within ${timeoutMs} ms`)
+    await new Promise((resolve) => setTimeout(resolve, 2))
+  }
+}
+
+// ---- the replayed ingest stream ------------------------------------------------------------------
+
+/** Event frames (no trailing blank line) of every recorded fixture, in file order. */
+export function fixtureEventFrames (dir = FIXTURE_DIR): string[] {
+  const frames: string[] = []
+  for (const name of readdirSync(dir).filter((f) => f.endsWith('.ami')).sort()) {
+    const text = readFileSync(join(dir, name), 'utf8')
+    for (const f of text.split('\r\n\r\n')) {
+      // Event frames only: the banner, the login reply and action replies belong to the recording
+      // session. FullyBooted is the recording session's login greeting: replayed, it would (rightly)
+      // make MirrorSync resync mid-stream, which is not what an ingest benchmark measures.
+      if (!f.startsWith('Event: ') || f.startsWith('Event: FullyBooted')) continue
+      frames.push(f)
+    }
+  }
+  return frames
+}
+
+// Every header naming a channel or bridge identity: Uniqueid, Linkedid, DestUniqueid, DestLinkedid,
+// TargetUniqueid, TransfereeLinkedid, BridgeUniqueid...
+const ID_HEADER = /^([A-Za-z]*(?:Uniqueid|Linkedid)): (.+)$/gm
+
+/**
+ * The fixtures' event frames concatenated `reps` times, each repetition's identities suffixed with
+ * its number so the mirror sees distinct calls. Returns the wire bytes and the number of events.
+ */
+export function buildIngestStream (reps: number, dir = FIXTURE_DIR): { bytes: Buffer, events: number, perRep: number } {
+  const frames = fixtureEventFrames(dir)
+  const template = frames.join('\r\n\r\n') + '\r\n\r\n'
+  const parts: string[] = []
+  for (let r = 0; r < reps; r++) parts.push(template.replace(ID_HEADER, (_m, name: string, value: string) => `${name}: ${value}-${r}`))
+  return { bytes: Buffer.from(parts.join(''), 'utf8'), events: frames.length * reps, perRep: frames.length }
+}
+
+const FRAME_END = Buffer.from('\r\n\r\n')
+
+/**
+ * Writes `bytes` (whole AMI frames) to a socket in pieces of about `chunkSize`, as fast as it drains.
+ * Pieces end on a frame boundary, so a reply the peer writes in between (a Pong to the engine's
+ * liveness Ping) lands between two frames instead of inside one.
+ */
+export async function writeAll (socket: Socket, bytes: Buffer, chunkSize = 1 << 20): Promise<void> {
+  let i = 0
+  while (i < bytes.length) {
+    let end = Math.min(bytes.length, i + chunkSize)
+    if (end < bytes.length) {
+      const cut = bytes.lastIndexOf(FRAME_END, end - FRAME_END.length)
+      end = cut > i ? cut + FRAME_END.length : bytes.indexOf(FRAME_END, end) + FRAME_END.length
+      if (end < FRAME_END.length) end = bytes.length
+    }
+    const piece = bytes.subarray(i, end)
+    i = end
+    if (!socket.write(piece)) await new Promise((resolve) => socket.once('drain', resolve))
+  }
+}
+
+// ---- synthetic calls -----------------------------------------------------------------------------
+
+export type Headers = Record<string, string>
+
+const EPOCH = 1_790_000_000
+
+export interface SyntheticCall {
+  readonly callerUniqueid: string
+  readonly calleeUniqueid: string
+  readonly events: Headers[]
+}
+
+function channelHeaders (p: string, channel: string, state: number, num: string, name: string, cNum: string, cName: string, exten: string, uniqueid: string, linkedid: string): Headers {
+  const desc = ['Down', 'Rsrvd', 'OffHook', 'Dialing', 'Ring', 'Ringing', 'Up'][state] ?? 'Unknown'
+  return {
+    [`${p}Channel`]: channel,
+    [`${p}ChannelState`]: String(state),
+    [`${p}ChannelStateDesc`]: desc,
+    [`${p}CallerIDNum`]: num,
+    [`${p}CallerIDName`]: name,
+    [`${p}ConnectedLineNum`]: cNum,
+    [`${p}ConnectedLineName`]: cName,
+    [`${p}Language`]: 'en',
+    [`${p}AccountCode`]: '',
+    [`${p}Context`]: 'org-0003',
+    [`${p}Exten`]: exten,
+    [`${p}Priority`]: '1',
+    [`${p}Uniqueid`]: uniqueid,
+    [`${p}Linkedid`]: linkedid
+  }
+}
+
+/**
+ * The events Asterisk 22 sends for `from` dialing `to` (shaped like the recorded fixtures), up to a
+ * ringing callee, or (`answered`) up to both legs bridged. Uniqueids are `<epoch>.<2n>` / `.<2n+1>`.
+ */
+export function syntheticCall (n: number, from: string, to: string, answered: boolean): SyntheticCall {
+  const a = `${EPOCH}.${2 * n}`
+  const b = `${EPOCH}.${2 * n + 1}`
+  const chanA = `PJSIP/${from}-${(2 * n).toString(16).padStart(8, '0')}`
+  const chanB = `PJSIP/${to}-${(2 * n + 1).toString(16).padStart(8, '0')}`
+  const U = '<unknown>'
+  const caller = (state: number, cNum = U, cName = U): Headers => channelHeaders('', chanA, state, from, `Caller ${from}`, cNum, cName, to, a, a)
+  const callee = (p: string, state: number): Headers => channelHeaders(p, chanB, state, to, U, from, `Caller ${from}`, to, b, a)
+  const ev = (event: string, ...parts: Headers[]): Headers => Object.assign({ Event: event, Privilege: 'call,all' }, ...parts)
+  const events: Headers[] = [
+    ev('Newchannel', caller(4)),
+    ev('Newchannel', channelHeaders('', chanB, 0, U, U, U, U, 's', b, a)),
+    ev('DialBegin', caller(4), callee('Dest', 0), { DialString: to }),
+    ev('Newstate', callee('', 5))
+  ]
+  if (answered) {
+    const bridge = `bridge-${n}`
+    events.push(
+      ev('Newstate', callee('', 6)),
+      ev('DialEnd', caller(4, to, U), callee('Dest', 6), { DialStatus: 'ANSWER' }),
+      ev('Newstate', caller(6, to, U)),
+      ev('BridgeEnter', { BridgeUniqueid: bridge, BridgeType: 'basic', BridgeTechnology: 'simple_bridge', BridgeCreator: '<unknown>', BridgeName: '<unknown>', BridgeNumChannels: '1', BridgeVideoSourceMode: 'none' }, callee('', 6)),
+      ev('BridgeEnter', { BridgeUniqueid: bridge, BridgeType: 'basic', BridgeTechnology: 'simple_bridge', BridgeCreator: '<unknown>', BridgeName: '<unknown>', BridgeNumChannels: '2', BridgeVideoSourceMode: 'none' }, caller(6, to, U))
+    )
+  }
+  return { callerUniqueid: a, calleeUniqueid: b, events }
+}
+
+/** Wire frame of a synthetic event (for the fake peer). */
+export const toFrame = (h: Headers): string => frame(h)
+
+/** The AmiEvent the AMI layer would deliver for a synthetic event (lower-cased keys). */
+export function toEvent (h: Headers): AmiEvent {
+  const e: Record<string, string> = {}
+  for (const k in h) e[k.toLowerCase()] = h[k] as string
+  return e as AmiEvent
+}
+
+// ---- the engine against a fake AMI peer ----------------------------------------------------------
+
+export interface EngineUnderTest {
+  readonly app: App
+  readonly fake: FakeAmi
+  close (): Promise<void>
+}
+
+/**
+ * The real engine (buildApp) with AMI pointed at a local FakeAmi, logger silent, mirror live.
+ * `beforeReady` may add hooks (Fastify refuses them once ready).
+ */
+export async function engineWithFakeAmi (beforeReady?: (app: App) => void): Promise<EngineUnderTest> {
+  const base = loadConfig({ LOG_LEVEL: 'silent' })
+  const fake = await FakeAmi.start({ username: base.ami.username, secret: base.ami.secret })
+  // The loaded config is deep-frozen: change a copy.
+  const config = structuredClone(base) as Config
+  config.ami.host = fake.host
+  config.ami.port = fake.port
+  // Benchmarks send tens of thousands of requests a minute from one app and one IP: lift the
+  // per-app/per-IP rate limits (when this engine version has them) far above that, so the limiter's
+  // hooks still run on every request but never refuse one. Set loosely so it is a no-op without them.
+  ;(config.http as Record<string, unknown>).rateLimit = { max: 1_000_000, timeWindowMs: 60_000, tokenMax: 1_000_000 }
+  const app = await buildApp(config, { logger: pino({ level: 'silent' }), connect: true })
+  beforeReady?.(app)
+  await app.ready()
+  await app.engine.sync.whenLive(10_000)
+  return {
+    app,
+    fake,
+    async close () {
+      await app.close()
+      await fake.close()
+    }
+  }
+}
+
+/** A bearer token for a demo user (client demo-<id>, secret demo-secret-<id>). */
+export async function tokenFor (app: App, userId: number): Promise<string> {
+  const res = await app.inject({
+    method: 'POST',
+    url: '/oauth/token',
+    payload: { grant_type: 'client_credentials', client_id: `demo-${userId}`, client_secret: `demo-secret-${userId}` }
+  })
+  if (res.statusCode !== 200) throw new Error(`token for ${userId}: ${res.statusCode} ${res.body}`)
+  return (res.json() as { access_token: string }).access_token
+}
+
+/** Streams synthetic events through the fake peer and waits until the engine applied the last one. */
+export async function streamThroughPeer (eut: EngineUnderTest, events: readonly Headers[], applied: () => boolean): Promise<void> {
+  const conn = eut.fake.live[eut.fake.live.length - 1]
+  if (conn === undefined) throw new Error('bench: the engine is not connected to the fake AMI')
+  await writeAll(conn.socket, Buffer.from(events.map(toFrame).join(''), 'utf8'))
+  await until(applied, 30_000, 'synthetic events applied')
+}
