@@ -37,7 +37,8 @@ export const authPlugin = fp(auth, { name: 'uapi-auth', fastify: '5.x' })
 
 /** onRequest hook for protected routes: `app.addHook('onRequest', requireAuth)` in the UAPI scope. */
 export async function requireAuth (request: FastifyRequest): Promise<void> {
-  request.principal = request.server.authenticate(request)
+  // The rate limiter may already have verified this request's token (src/http/security.ts).
+  request.principal ??= request.server.authenticate(request)
 }
 
 /** The principal of a request that passed `requireAuth`. */

@@ -127,6 +127,11 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     return this.byExtension.get(extension)?.keys()
   }
 
+  /** The extension's index itself (call key -> leg count), in the order calls entered it. */
+  callsOfExtensionIndex (extension: string): Map<string, number> | undefined {
+    return this.byExtension.get(extension)
+  }
+
   callsOfOrganization (organizationId: string): Map<string, number> | undefined {
     return this.byOrganization.get(organizationId)
   }

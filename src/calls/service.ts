@@ -6,6 +6,25 @@ import type { MirrorSync } from './sync.ts'
 import { projectCall, type ProjectionContext } from './views.ts'
 import type { PhoneCall } from './phone-call.ts'
 
+/**
+ * A selection's calls, oldest first, readable a page at a time: an unfiltered page walks the
+ * index only up to its end instead of listing every call (10,000 calls in one organization must
+ * not cost more than ten).
+ */
+export interface CallSource {
+  readonly total: number
+  page (startIndex: number, count: number, descending: boolean): Call[]
+  all (): Call[]
+}
+
+export function arraySource (calls: Call[]): CallSource {
+  return {
+    total: calls.length,
+    page: (startIndex, count, descending) => (descending ? calls.slice().reverse() : calls).slice(startIndex, startIndex + count),
+    all: () => calls
+  }
+}
+
 /** What a request may see: every call, an organization's, or those of some extensions. */
 export type CallSelection =
   | { readonly kind: 'all' }
@@ -45,6 +64,19 @@ export class CallService {
     }
   }
 
+  /** The calls of a selection as a pageable source (see CallSource). */
+  source (selection: CallSelection): CallSource {
+    let keys: Map<string, unknown> | undefined
+    switch (selection.kind) {
+      case 'all': return indexSource(this.mirror.calls, this.mirror.calls)
+      case 'organization': keys = this.mirror.callsOfOrganization(selection.organizationId); break
+      case 'extensions':
+        if (selection.extensions.length !== 1) return arraySource(this.select(selection))
+        keys = this.mirror.callsOfExtensionIndex(selection.extensions[0] as string)
+    }
+    return keys === undefined ? arraySource([]) : indexSource(keys, this.mirror.calls)
+  }
+
   /** The live call with this id if the selection may see it. */
   find (id: string, selection: CallSelection): Call | undefined {
     const call = this.mirror.callById(id)
@@ -64,6 +96,26 @@ export class CallService {
 
   project (call: Call, viewer?: string): PhoneCall {
     return projectCall(call, this.ctx, viewer)
+  }
+}
+
+/** Pages over an index (call key -> anything) in insertion order, i.e. when the call entered the scope. */
+function indexSource (index: Map<string, unknown>, calls: Map<string, Call>): CallSource {
+  return {
+    total: index.size,
+    page (startIndex, count, descending) {
+      if (descending) return keysToCalls(calls, [...index.keys()].reverse().slice(startIndex, startIndex + count))
+      const out: Call[] = []
+      let i = 0
+      for (const key of index.keys()) {
+        if (i++ < startIndex) continue
+        const call = calls.get(key)
+        if (call !== undefined) out.push(call)
+        if (out.length === count) break
+      }
+      return out
+    },
+    all: () => keysToCalls(calls, index.keys())
   }
 }
 

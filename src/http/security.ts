@@ -80,7 +80,9 @@ async function security (app: FastifyInstance, { http }: SecurityPluginOptions) 
 function appOrIp (request: FastifyRequest): string {
   try {
     // An HMAC check, cheap next to the request; an invalid token just falls back to the IP key.
-    return `app:${request.server.authenticate(request).clientId}`
+    // The verified principal is kept on the request so the UAPI bearer hook does not verify twice.
+    request.principal ??= request.server.authenticate(request)
+    return `app:${request.principal.clientId}`
   } catch {
     return `ip:${request.ip}`
   }

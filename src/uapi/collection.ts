@@ -1,6 +1,6 @@
 // Standard request parameters over a list of calls: filter, sort, page, trim fields, and the
 // collection envelope with absolute paging links (reference 1.5, 1.6).
-import type { Call, PhoneCall } from '../calls/index.ts'
+import { arraySource, type Call, type CallSource, type PhoneCall } from '../calls/index.ts'
 import { uapiError } from './errors.ts'
 
 export interface ListParams {
@@ -71,27 +71,28 @@ function matches (call: Call, q: ListParams): boolean {
 }
 
 export function buildCollection (
-  all: Call[],
+  from: CallSource,
   q: ListParams,
   project: (call: Call) => PhoneCall,
   link: (startIndex: number, params: ListParams) => string
 ): CollectionOf<Partial<PhoneCall>> {
   const fields = checkListParams(q)
-  let calls = q.filterBy !== undefined ? all.filter((c) => matches(c, q)) : all
-  if (q.sortOrder === 'descending') calls = calls === all ? all.slice().reverse() : calls.reverse()
+  // Only a filter needs every call; a plain page reads just its own slice of the index.
+  const source = q.filterBy !== undefined ? arraySource(from.all().filter((c) => matches(c, q))) : from
   const count = q.count ?? DEFAULT_COUNT
   const startIndex = q.startIndex ?? 0
-  const page = calls.slice(startIndex, startIndex + count)
+  const total = source.total
+  const page = source.page(startIndex, count, q.sortOrder === 'descending')
   const entry = page.map((call) => trim(project(call), fields))
   const out: CollectionOf<Partial<PhoneCall>> = {
     startIndex,
     itemsPerPage: count,
-    totalResults: calls.length,
+    totalResults: total,
     filtered: q.filterBy !== undefined,
     sorted: true,
     entry
   }
-  const next = startIndex + count < calls.length ? link(startIndex + count, q) : undefined
+  const next = startIndex + count < total ? link(startIndex + count, q) : undefined
   const prev = startIndex > 0 ? link(Math.max(0, startIndex - count), q) : undefined
   if (next !== undefined || prev !== undefined) {
     out.paging = {}

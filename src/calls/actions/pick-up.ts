@@ -41,9 +41,6 @@ export interface ActionDeps {
   readonly log: Logger
 }
 
-/** Ringing legs with a pickup under way: a second PickUp of the same view is a conflict. */
-const inFlight = new Set<string>()
-
 // How long after waitForPickup we keep listening before calling the outcome unknown.
 const OUTCOME_GRACE_MS = 10_000
 
@@ -58,13 +55,12 @@ export async function pickUp (deps: ActionDeps, input: PickUpInput): Promise<Pic
   if (target.role !== 'callee' || target.state !== RINGING) throw new CallActionError('pc_phonecallview_invalid', 'the view is not a ringing dialed leg')
   if (target.party?.extension === input.extension) throw new CallActionError('pc_sendcallto_invalid', 'sendCallTo is the ringing phone itself')
   if (target.party !== undefined && target.party.organizationId !== input.organizationId) throw new CallActionError('pc_sendcallto_invalid', 'sendCallTo is outside the organization of the call')
-  if (inFlight.has(target.uniqueid)) throw new CallActionError('pc_phonecall_conflict', 'a pickup of this view is already under way')
-  inFlight.add(target.uniqueid)
+  const tracker = trackerOf(mirror, ami)
+  if (tracker.busy(target.uniqueid)) throw new CallActionError('pc_phonecall_conflict', 'a pickup of this view is already under way')
 
   const channelId = 'pk-' + randomBytes(12).toString('hex')
-  const outcome = track(deps, channelId, target.uniqueid, input.waitForPickupMs + OUTCOME_GRACE_MS)
+  const outcome = tracker.track(channelId, target.uniqueid, input.waitForPickupMs + OUTCOME_GRACE_MS)
   void outcome.then((result) => {
-    inFlight.delete(target.uniqueid)
     log.info({ op: 'pickup', phoneCallId: call.id, target: target.uniqueid, picker: channelId, outcome: result }, 'pickup finished')
   })
   // 3. Recipe. 4. Send: the picker leg joins this call from its first event.
@@ -78,8 +74,7 @@ export async function pickUp (deps: ActionDeps, input: PickUpInput): Promise<Pic
       channelId
     }))
   } catch (err) {
-    mirror.unexpect(channelId)
-    cancel(channelId)
+    tracker.cancel(channelId)
     throw err
   }
   log.info({ op: 'pickup', phoneCallId: call.id, target: target.uniqueid, picker: channelId, sendCallTo: input.extension }, 'pickup originated')
@@ -91,58 +86,93 @@ export function viewLeg (call: Call, viewId: string): Leg | undefined {
   return undefined
 }
 
-const cancels = new Map<string, () => void>()
-function cancel (channelId: string): void { cancels.get(channelId)?.() }
+interface Pending {
+  readonly channelId: string
+  readonly targetUniqueid: string
+  readonly resolve: (outcome: PickUpOutcome) => void
+  readonly timer: NodeJS.Timeout
+  answered: boolean
+  targetGone: boolean
+  failureReason: string | undefined
+}
 
 /**
- * Follows one pickup to its end: the Pickup event for our leg means success; our leg hanging up
- * without it, or OriginateResponse failing, means it did not happen (reference E.4.1 step 4-5).
- * If the ringing leg goes away first, our still-ringing phone is released at once.
+ * Follows pickups to their end, with one set of mirror listeners for all of them. The Pickup event
+ * for our leg means success; our leg hanging up without it, or OriginateResponse failing, means it
+ * did not happen (reference E.4.1 steps 4-5). If the ringing leg goes away first, our still-ringing
+ * phone is released at once. It also holds the per-leg lock: one pickup per ringing leg at a time.
  */
-function track (deps: ActionDeps, channelId: string, targetUniqueid: string, deadlineMs: number): Promise<PickUpOutcome> {
-  const { mirror, ami } = deps
-  return new Promise<PickUpOutcome>((resolve) => {
-    let answered = false
-    let targetGone = false
-    let failureReason: string | undefined
-    const finish = (result: PickUpOutcome): void => {
-      clearTimeout(timer)
-      mirror.off('pickup', onPickup)
-      mirror.off('hangup', onHangup)
-      mirror.off('originate', onOriginate)
-      cancels.delete(channelId)
-      mirror.unexpect(channelId)
-      resolve(result)
+class PickupTracker {
+  private readonly byChannel = new Map<string, Pending>()
+  private readonly byTarget = new Map<string, Pending>()
+
+  constructor (private readonly mirror: Mirror, private readonly ami: AmiClient) {
+    mirror.on('pickup', (picker) => { this.finish(this.byChannel.get(picker.uniqueid), 'picked-up') })
+    mirror.on('originate', (e) => { this.onOriginate(e) })
+    mirror.on('hangup', (leg) => { this.onHangup(leg) })
+  }
+
+  busy (targetUniqueid: string): boolean { return this.byTarget.has(targetUniqueid) }
+
+  track (channelId: string, targetUniqueid: string, deadlineMs: number): Promise<PickUpOutcome> {
+    return new Promise<PickUpOutcome>((resolve) => {
+      const timer = setTimeout(() => {
+        const p = this.byChannel.get(channelId)
+        this.finish(p, p?.failureReason !== undefined ? 'unanswered' : 'failed')
+      }, deadlineMs)
+      timer.unref()
+      const pending: Pending = { channelId, targetUniqueid, resolve, timer, answered: false, targetGone: false, failureReason: undefined }
+      this.byChannel.set(channelId, pending)
+      this.byTarget.set(targetUniqueid, pending)
+    })
+  }
+
+  cancel (channelId: string): void { this.finish(this.byChannel.get(channelId), 'failed') }
+
+  private onOriginate (e: AmiEvent): void {
+    const p = e.uniqueid !== undefined ? this.byChannel.get(e.uniqueid) : undefined
+    if (p === undefined) return
+    if (e.response === 'Success') {
+      p.answered = true
+      return
     }
-    const onPickup = (picker: Leg): void => {
-      if (picker.uniqueid === channelId) finish('picked-up')
+    p.failureReason = e.reason
+    // Reason 3 = still ringing at timeout, 5 = busy (AST_CONTROL codes); there may be no channel at all.
+    this.finish(p, p.targetGone ? 'target-gone' : e.reason === '3' || e.reason === '5' ? 'unanswered' : 'failed')
+  }
+
+  private onHangup (leg: Leg): void {
+    const ours = this.byChannel.get(leg.uniqueid)
+    if (ours !== undefined) {
+      // Our leg ended with no Pickup event before it.
+      const r = ours.failureReason
+      this.finish(ours, ours.answered || ours.targetGone ? 'target-gone' : r === undefined || r === '3' || r === '5' ? 'unanswered' : 'failed')
+      return
     }
-    const onOriginate = (e: AmiEvent): void => {
-      if (e.uniqueid !== channelId) return
-      if (e.response === 'Success') {
-        answered = true
-        return
-      }
-      failureReason = e.reason
-      // Reason 3 = still ringing at timeout, 5 = busy (AST_CONTROL codes); no channel may exist at all.
-      finish(targetGone ? 'target-gone' : e.reason === '3' || e.reason === '5' ? 'unanswered' : 'failed')
-    }
-    const onHangup = (leg: Leg): void => {
-      if (leg.uniqueid === channelId) {
-        // No Pickup event before our leg ended. Reason 3 = rang out, 5 = busy (AST_CONTROL codes).
-        if (answered || targetGone) finish('target-gone')
-        else finish(failureReason === undefined || failureReason === '3' || failureReason === '5' ? 'unanswered' : 'failed')
-      } else if (leg.uniqueid === targetUniqueid && mirror.legs.get(channelId)?.pickedFrom === undefined) {
-        // Answered elsewhere or abandoned before our phone took it: release our phone at once.
-        targetGone = true
-        if (mirror.legs.has(channelId)) ami.action('Hangup', hangupLeg(channelId)).catch(() => { /* already gone */ })
-      }
-    }
-    const timer = setTimeout(() => finish(failureReason !== undefined ? 'unanswered' : 'failed'), deadlineMs)
-    timer.unref()
-    cancels.set(channelId, () => finish('failed'))
-    mirror.on('pickup', onPickup)
-    mirror.on('hangup', onHangup)
-    mirror.on('originate', onOriginate)
-  })
+    const waiting = this.byTarget.get(leg.uniqueid)
+    if (waiting === undefined || this.mirror.legs.get(waiting.channelId)?.pickedFrom !== undefined) return
+    // Answered elsewhere or abandoned before our phone took it: release our phone at once.
+    waiting.targetGone = true
+    if (this.mirror.legs.has(waiting.channelId)) this.ami.action('Hangup', hangupLeg(waiting.channelId)).catch(() => { /* already gone */ })
+  }
+
+  private finish (p: Pending | undefined, outcome: PickUpOutcome): void {
+    if (p === undefined || this.byChannel.get(p.channelId) !== p) return
+    clearTimeout(p.timer)
+    this.byChannel.delete(p.channelId)
+    if (this.byTarget.get(p.targetUniqueid) === p) this.byTarget.delete(p.targetUniqueid)
+    this.mirror.unexpect(p.channelId)
+    p.resolve(outcome)
+  }
+}
+
+const trackers = new WeakMap<Mirror, PickupTracker>()
+
+function trackerOf (mirror: Mirror, ami: AmiClient): PickupTracker {
+  let tracker = trackers.get(mirror)
+  if (tracker === undefined) {
+    tracker = new PickupTracker(mirror, ami)
+    trackers.set(mirror, tracker)
+  }
+  return tracker
 }

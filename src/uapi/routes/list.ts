@@ -1,7 +1,7 @@
 // GET /phoneCalls/{userId}/{extension}[/{phoneCallId}]: List PhoneCalls (reference 3.1).
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import type { Static } from 'typebox'
-import type { CallService, Call } from '../../calls/index.ts'
+import { arraySource, type CallService, type CallSource } from '../../calls/index.ts'
 import type { Directory } from '../../directory/index.ts'
 import { buildCollection, pagingQuery } from '../collection.ts'
 import { uapiError } from '../errors.ts'
@@ -25,13 +25,13 @@ export const listRoutes: FastifyPluginAsyncTypebox<RouteDeps> = async (app, deps
     const rs = requestScope(directory, request, params.userId, params.extension)
     if (params.phoneCallId !== undefined && !PHONE_CALL_ID.test(params.phoneCallId)) throw uapiError('pc_phonecall_invalid')
     if (!calls.available) throw uapiError('pbx_unavailable')
-    let selected: Call[]
+    let selected: CallSource
     if (params.phoneCallId !== undefined) {
       // A call that has ended is an empty collection, not an error: clients poll for it (reference 1.6).
       const call = calls.find(params.phoneCallId, rs.selection)
-      selected = call === undefined ? [] : [call]
+      selected = arraySource(call === undefined ? [] : [call])
     } else {
-      selected = calls.select(rs.selection)
+      selected = calls.source(rs.selection)
     }
     const base = baseUrl(request, deps.publicUrl)
     const self = `${base}${deps.basePath}/phoneCalls/${rs.userSegment}/${rs.extensionSegment}`

@@ -1,0 +1,62 @@
+import t from 'tap'
+import { EventEmitter } from 'node:events'
+import { Mirror, type Party } from '../../src/calls/mirror.ts'
+import { CallService, type CallSelection } from '../../src/calls/service.ts'
+import type { MirrorSync } from '../../src/calls/sync.ts'
+import type { AmiClient, AmiEvent } from '../../src/ami/index.ts'
+import { callIdDeriver } from '../../src/calls/call-id.ts'
+
+const resolve = (_tech: string, resource: string): Party | undefined => {
+  const m = /^(\d{4})\*\d+$/.exec(resource)
+  return m !== null ? { extension: resource, organizationId: String(Number(m[1])) } : undefined
+}
+
+/** n ringing calls from `from` to `to`, created in order. */
+function ringing (m: Mirror, n: number, from: string, to: string, tag: string): string[] {
+  const keys: string[] = []
+  for (let i = 0; i < n; i++) {
+    const a = `${tag}.${i}a`
+    const b = `${tag}.${i}b`
+    m.apply({ event: 'Newchannel', uniqueid: a, linkedid: a, channel: `PJSIP/${from}-a${i}`, channelstate: '4' } as AmiEvent)
+    m.apply({ event: 'Newchannel', uniqueid: b, linkedid: a, channel: `PJSIP/${to}-b${i}`, channelstate: '0' } as AmiEvent)
+    m.apply({ event: 'DialBegin', uniqueid: a, destuniqueid: b, linkedid: a, destlinkedid: a } as AmiEvent)
+    keys.push(a)
+  }
+  return keys
+}
+
+function service (m: Mirror): CallService {
+  return new CallService(new EventEmitter() as unknown as AmiClient, m, new EventEmitter() as unknown as MirrorSync, { organizationName: () => 'Org', nonceSecret: 'n' })
+}
+
+t.test('a page of an organization reads its slice of the index, oldest first, with the right total', async (t) => {
+  const m = new Mirror(resolve, callIdDeriver('secret-secret-secret'))
+  const keys = ringing(m, 30, '0003*300', '0003*301', 'x')
+  ringing(m, 5, '0004*100', '0004*101', 'y')
+  const calls = service(m)
+  const org3: CallSelection = { kind: 'organization', organizationId: '3' }
+  const source = calls.source(org3)
+  t.equal(source.total, 30)
+  t.same(source.page(10, 5, false).map((c) => c.key), keys.slice(10, 15))
+  t.same(source.page(0, 3, true).map((c) => c.key), keys.slice(-3).reverse())
+  t.same(source.page(28, 20, false).map((c) => c.key), keys.slice(28))
+  t.same(source.all().map((c) => c.key), keys)
+  t.equal(calls.source({ kind: 'all' }).total, 35)
+  t.equal(calls.source({ kind: 'extensions', extensions: ['0003*301'] }).total, 30)
+  t.equal(calls.source({ kind: 'extensions', extensions: ['0003*210'] }).total, 0)
+  const two = calls.source({ kind: 'extensions', extensions: ['0003*300', '0004*100'] })
+  t.equal(two.total, 35, 'several extensions: the union')
+})
+
+t.test('a call is visible to a selection only through one of its parties', async (t) => {
+  const m = new Mirror(resolve, callIdDeriver('secret-secret-secret'))
+  const [key] = ringing(m, 1, '0003*300', '0003*210', 'z')
+  const calls = service(m)
+  const call = m.calls.get(key as string)
+  t.ok(call)
+  const id = call?.id as string
+  t.ok(calls.find(id, { kind: 'extensions', extensions: ['0003*210'] }))
+  t.ok(calls.find(id, { kind: 'organization', organizationId: '3' }))
+  t.notOk(calls.find(id, { kind: 'organization', organizationId: '4' }))
+  t.notOk(calls.find(id, { kind: 'extensions', extensions: ['0004*100'] }))
+})
