@@ -89,11 +89,10 @@ wait_for_ami() {
 
 # PIDs of processes whose root directory is the PBX root (i.e. everything we chrooted).
 root_pids() {
-  local real p
+  local real
   real=$(readlink -f "$PBX_ROOT" 2>/dev/null) || return 0
-  for p in /proc/[0-9]*; do
-    [[ $(readlink "$p/root" 2>/dev/null) == "$real" ]] && echo "${p#/proc/}"
-  done
+  # One find over /proc/<pid>/root symlinks (no process per pid).
+  find /proc -mindepth 2 -maxdepth 2 -name root -lname "$real" 2>/dev/null | cut -d/ -f3
   return 0
 }
 
@@ -152,16 +151,18 @@ close_extra_fds() {
 }
 
 chroot_cli() { chroot "$PBX_ROOT" /usr/sbin/asterisk -rx "$*"; }
+# Same with a deadline, for health checks (a hung or stopped Asterisk accepts but never answers).
+chroot_cli_t() { local secs=$1; shift; timeout -k 1 "$secs" chroot "$PBX_ROOT" /usr/sbin/asterisk -rx "$*"; }
 
 chroot_up() {
   ensure_root
   if [[ -n $(asterisk_pids) ]]; then
-    if chroot_cli 'core show version' >/dev/null 2>&1 && wait_for_ami; then
-      log "already up ($(chroot_cli 'core show version' | head -1 | cut -d' ' -f1-2))"
+    if chroot_cli_t 5 'core show version' >/dev/null 2>&1 && wait_for_ami; then
+      log "already up ($(chroot_cli_t 5 'core show version' | head -1 | cut -d' ' -f1-2))"
       return 0
     fi
     log "found an unresponsive Asterisk; restarting it"
-    chroot_down
+    chroot_down force
   fi
   install_config
   rm -f "$PBX_ROOT/run/asterisk/asterisk.pid" "$PBX_ROOT/run/asterisk/asterisk.ctl"
@@ -171,7 +172,7 @@ chroot_up() {
     { cmd_logs 40 >&2; die "asterisk failed to start"; }
   # Wait until the core says it is fully booted (the control socket appears first).
   local deadline=$((SECONDS + PBX_UP_TIMEOUT))
-  until chroot_cli 'core waitfullybooted' >/dev/null 2>&1; do
+  until chroot_cli_t 10 'core waitfullybooted' >/dev/null 2>&1; do
     if ((SECONDS >= deadline)) || [[ -z $(asterisk_pids) ]]; then
       log "Asterisk did not boot; last log lines:"
       cmd_logs 40 >&2 || true
@@ -185,8 +186,11 @@ chroot_up() {
 
 chroot_down() {
   [[ -d $PBX_ROOT ]] || return 0
-  if [[ -n $(asterisk_pids) ]]; then
-    chroot_cli 'core stop now' >/dev/null 2>&1 || true
+  local stopped
+  stopped=$(root_pids)
+  # Graceful first, unless the caller already knows the CLI does not answer ($1 = force).
+  if [[ ${1:-} != force && -n $(asterisk_pids) ]]; then
+    chroot_cli_t 5 'core stop now' >/dev/null 2>&1 || true
     local deadline=$((SECONDS + 10))
     while [[ -n $(asterisk_pids) ]] && ((SECONDS < deadline)); do sleep 0.1; done
   fi
@@ -197,10 +201,17 @@ chroot_down() {
     [[ -z $pids ]] && break
     log "sending SIG$sig to leftover processes in $PBX_ROOT: $(echo $pids)"
     kill -s "$sig" $pids 2>/dev/null || true
+    kill -s CONT $pids 2>/dev/null || true # a stopped process only acts on TERM once continued
     local deadline=$((SECONDS + 5))
     while [[ -n $(root_pids) ]] && ((SECONDS < deadline)); do sleep 0.1; done
   done
   [[ -z $(root_pids) ]] || die "processes still running in $PBX_ROOT: $(echo $(root_pids))"
+  # The daemonized Asterisk is init's child: give init a moment to reap it, so that right after
+  # `down` no (defunct) asterisk shows up in pgrep.
+  local pid deadline=$((SECONDS + 3))
+  for pid in $stopped; do
+    while [[ -e /proc/$pid ]] && ((SECONDS < deadline)); do sleep 0.05; done
+  done
   # Nothing is mounted by `up`; undo any mount a previous version or a human left in the root.
   local m
   for m in $(awk -v r="$(readlink -f "$PBX_ROOT")" '$2 == r || index($2, r "/") == 1 {print $2}' /proc/mounts | sort -r); do

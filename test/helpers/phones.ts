@@ -31,6 +31,9 @@
  *                                 Asterisk notices), and unregister a registered phone
  *   stopAllPhones()               stop every phone started by this process (use in t.teardown)
  *
+ * Environment: KEEP_SIPP_FILES=1 keeps each phone's temp dir (scenario XML, message trace,
+ * sipp errors) after stop(); SIPP_BIN overrides the sipp binary. See test/sipp/README.md.
+ *
  * SipMessage: { direction, method?, status?, reason?, cseqMethod?, firstLine, header(name),
  *               headers, body, raw }. header() is case-insensitive and returns the first value.
  *
