@@ -147,3 +147,13 @@ export async function sipCallIdOf(channel: string): Promise<string | undefined> 
   const r = await amiAction({ Action: 'Getvar', Channel: channel, Variable: 'CHANNEL(pjsip,call-id)' }, { allowError: true });
   return r.response.Response === 'Success' ? r.response.Value || undefined : undefined;
 }
+
+/** Runs `bash scripts/pbx.sh up|down` (outage tests stop and restart the shared test PBX). */
+export function pbxScript(command: 'up' | 'down', timeoutMs = 120_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile('bash', [PBX_SH, command], { timeout: timeoutMs }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`pbx.sh ${command} failed: ${err.message}\n${stdout}${stderr}`));
+      else resolve(stdout);
+    });
+  });
+}
