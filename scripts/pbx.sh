@@ -6,6 +6,7 @@
 #   bash scripts/pbx.sh status   print state; exit 0 when AMI login works, 1 otherwise
 #   bash scripts/pbx.sh logs [N] print the last N (default 200) lines of the Asterisk log
 #   bash scripts/pbx.sh cli CMD  run an Asterisk CLI command, e.g. cli "core show channels"
+#   bash scripts/pbx.sh build    (chroot mode) only build/validate the cached root, e.g. for CI caches
 #
 # Two ways of running, same config:
 #   * chroot (default without a working Docker engine; Debian/Ubuntu, root): builds once a
@@ -274,5 +275,6 @@ case "${1:-}" in
   status) cmd_status ;;
   logs) shift; cmd_logs "$@" ;;
   cli) shift; cmd_cli "$@" ;;
-  *) echo "usage: $0 up|down|status|logs [N]|cli \"<asterisk CLI command>\"" >&2; exit 2 ;;
+  build) take_lock; ensure_root; log "root ready: $PBX_ROOT ($(chroot "$PBX_ROOT" /usr/sbin/asterisk -V))" ;;
+  *) echo "usage: $0 up|down|status|logs [N]|cli \"<asterisk CLI command>\"|build" >&2; exit 2 ;;
 esac
