@@ -113,6 +113,8 @@ root_is_valid() {
 ensure_root() {
   root_is_valid && return 0
   [[ $(id -u) == 0 ]] || die "building $PBX_ROOT needs root"
+  # The build replaces PBX_ROOT wholesale: refuse anything that is not a dedicated directory.
+  [[ $PBX_ROOT == /*/* && $PBX_ROOT != *..* ]] || die "PBX_ROOT must be an absolute path at least two levels deep (got '$PBX_ROOT')"
   if ! command -v debootstrap >/dev/null 2>&1; then
     log "installing debootstrap"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
