@@ -67,6 +67,12 @@ export interface Call {
   nextView: number
   /** Linkedids that were merged into this call (pickers), removed with the call. */
   readonly aliases: string[]
+  /**
+   * Every extension that has been a party of this call while it lives (extension -> organization).
+   * A call stays visible to them: the extension a call was picked up or transferred from still
+   * finds it through its own URL, as the PickUp page's follow-up List shows.
+   */
+  readonly parties: Map<string, string>
   /** Bumped on every change; lets views cache their projection. */
   version: number
   /** Opaque public id, derived from the key (see call-id.ts): the same on every engine instance. */
@@ -94,9 +100,9 @@ export const RINGING = 5
 export class Mirror extends EventEmitter<MirrorEvents> {
   readonly legs = new Map<string, Leg>()
   readonly calls = new Map<string, Call>()
-  /** extension -> call key -> number of that extension's legs in the call */
-  private readonly byExtension = new Map<string, Map<string, number>>()
-  private readonly byOrganization = new Map<string, Map<string, number>>()
+  /** extension -> keys of the live calls it is or was a party of, in the order it joined them */
+  private readonly byExtension = new Map<string, Set<string>>()
+  private readonly byOrganization = new Map<string, Set<string>>()
   private readonly aliases = new Map<string, string>()
   private readonly tombstones = new Map<string, number>()
   /** Legs the engine is about to originate, and the call each must join from its first event. */
@@ -127,12 +133,12 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     return this.byExtension.get(extension)?.keys()
   }
 
-  /** The extension's index itself (call key -> leg count), in the order calls entered it. */
-  callsOfExtensionIndex (extension: string): Map<string, number> | undefined {
+  /** The extension's index itself (call keys), in the order calls entered it. */
+  callsOfExtensionIndex (extension: string): ReadonlySet<string> | undefined {
     return this.byExtension.get(extension)
   }
 
-  callsOfOrganization (organizationId: string): Map<string, number> | undefined {
+  callsOfOrganization (organizationId: string): ReadonlySet<string> | undefined {
     return this.byOrganization.get(organizationId)
   }
 
@@ -341,7 +347,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     const key = this.expected.get(uniqueid) ?? this.resolveKey(linkedid)
     let call = this.calls.get(key)
     if (call === undefined) {
-      call = { key, id: this.callId(key), legs: new Map(), createdAt, nextView: 0, aliases: [], version: 0 }
+      call = { key, id: this.callId(key), legs: new Map(), createdAt, nextView: 0, aliases: [], parties: new Map(), version: 0 }
       this.calls.set(key, call)
       this.byId.set(call.id, call)
     }
@@ -437,11 +443,9 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     leg.local = local
     const next = party ?? undefined
     if (next !== leg.party) {
-      // A masquerade (pickup) or rename can change whose leg this is: keep the indexes right.
-      const attached = this.legs.has(leg.uniqueid)
-      if (attached) this.unindex(leg)
+      // A masquerade (pickup) or rename can change whose leg this is: the new owner joins the call.
       leg.party = next
-      if (attached) this.index(leg)
+      if (this.legs.has(leg.uniqueid)) this.index(leg)
     }
   }
 
@@ -455,7 +459,6 @@ export class Mirror extends EventEmitter<MirrorEvents> {
 
   private moveLeg (leg: Leg, to: Call): void {
     const from = leg.call
-    this.unindex(leg)
     from.legs.delete(leg.uniqueid)
     from.version++
     if (from.legs.size === 0) this.dropCall(from)
@@ -464,7 +467,6 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   }
 
   private removeLeg (leg: Leg, now: number): void {
-    this.unindex(leg)
     this.legs.delete(leg.uniqueid)
     this.tombstones.set(leg.uniqueid, now + TOMBSTONE_TTL_MS)
     const call = leg.call
@@ -476,6 +478,10 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   private dropCall (call: Call): void {
     this.calls.delete(call.key)
     this.byId.delete(call.id)
+    for (const [extension, organizationId] of call.parties) {
+      unlist(this.byExtension, extension, call.key)
+      unlist(this.byOrganization, organizationId, call.key)
+    }
     for (const alias of call.aliases) if (this.aliases.get(alias) === call.key) this.aliases.delete(alias)
   }
 
@@ -485,16 +491,11 @@ export class Mirror extends EventEmitter<MirrorEvents> {
 
   private index (leg: Leg): void {
     const party = leg.party
-    if (party === undefined) return
-    bump(this.byExtension, party.extension, leg.call.key, 1)
-    bump(this.byOrganization, party.organizationId, leg.call.key, 1)
-  }
-
-  private unindex (leg: Leg): void {
-    const party = leg.party
-    if (party === undefined) return
-    bump(this.byExtension, party.extension, leg.call.key, -1)
-    bump(this.byOrganization, party.organizationId, leg.call.key, -1)
+    const call = leg.call
+    if (party === undefined || call.parties.has(party.extension)) return
+    call.parties.set(party.extension, party.organizationId)
+    list(this.byExtension, party.extension, call.key)
+    list(this.byOrganization, party.organizationId, call.key)
   }
 
   /** Asterisk's own event time when `timestampevents` is on, so every engine instance agrees. */
@@ -504,19 +505,20 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   }
 }
 
-function bump (index: Map<string, Map<string, number>>, name: string, key: string, delta: number): void {
-  let calls = index.get(name)
-  if (calls === undefined) {
-    if (delta < 0) return
-    calls = new Map()
-    index.set(name, calls)
+function list (index: Map<string, Set<string>>, name: string, key: string): void {
+  let keys = index.get(name)
+  if (keys === undefined) {
+    keys = new Set()
+    index.set(name, keys)
   }
-  const n = (calls.get(key) ?? 0) + delta
-  if (n > 0) calls.set(key, n)
-  else {
-    calls.delete(key)
-    if (calls.size === 0) index.delete(name)
-  }
+  keys.add(key)
+}
+
+function unlist (index: Map<string, Set<string>>, name: string, key: string): void {
+  const keys = index.get(name)
+  if (keys === undefined) return
+  keys.delete(key)
+  if (keys.size === 0) index.delete(name)
 }
 
 /** "hh:mm:ss" (CoreShowChannel Duration) to milliseconds. */

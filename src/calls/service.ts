@@ -66,7 +66,7 @@ export class CallService {
 
   /** The calls of a selection as a pageable source (see CallSource). */
   source (selection: CallSelection): CallSource {
-    let keys: Map<string, unknown> | undefined
+    let keys: ReadonlySet<string> | undefined
     switch (selection.kind) {
       case 'all': return indexSource(this.mirror.calls, this.mirror.calls)
       case 'organization': keys = this.mirror.callsOfOrganization(selection.organizationId); break
@@ -84,12 +84,11 @@ export class CallService {
     return call
   }
 
+  /** Whether the selection may see the call: through any extension that is or was a party of it. */
   sees (call: Call, selection: CallSelection): boolean {
     if (selection.kind === 'all') return true
-    for (const leg of call.legs.values()) {
-      const party = leg.party
-      if (party === undefined) continue
-      if (selection.kind === 'organization' ? party.organizationId === selection.organizationId : selection.extensions.includes(party.extension)) return true
+    for (const [extension, organizationId] of call.parties) {
+      if (selection.kind === 'organization' ? organizationId === selection.organizationId : selection.extensions.includes(extension)) return true
     }
     return false
   }
@@ -100,7 +99,7 @@ export class CallService {
 }
 
 /** Pages over an index (call key -> anything) in insertion order, i.e. when the call entered the scope. */
-function indexSource (index: Map<string, unknown>, calls: Map<string, Call>): CallSource {
+function indexSource (index: { readonly size: number, keys: () => IterableIterator<string> }, calls: Map<string, Call>): CallSource {
   return {
     total: index.size,
     page (startIndex, count, descending) {

@@ -15,8 +15,8 @@ const cache = new WeakMap<Call, { version: number, phoneCall: PhoneCall }>()
 
 /**
  * The PhoneCall for a live call. `viewer` is the extension the request is about: it becomes the
- * call's `extension` when it is a party (as the PickUp page's example shows), else the extension
- * charged for the call (the first party's) is used.
+ * call's `extension` when it is or was a party (as the PickUp page's example shows), else the
+ * extension charged for the call (the first party's) is used.
  */
 export function projectCall (call: Call, ctx: ProjectionContext, viewer?: string): PhoneCall {
   let hit = cache.get(call)
@@ -25,11 +25,8 @@ export function projectCall (call: Call, ctx: ProjectionContext, viewer?: string
     cache.set(call, hit)
   }
   const phoneCall = hit.phoneCall
-  if (viewer === undefined || viewer === phoneCall.extension) return phoneCall
-  for (const view of phoneCall.phoneCallView) {
-    if (view.extension === viewer) return { ...phoneCall, extension: viewer }
-  }
-  return phoneCall
+  if (viewer === undefined || viewer === phoneCall.extension || !call.parties.has(viewer)) return phoneCall
+  return { ...phoneCall, extension: viewer }
 }
 
 function build (call: Call, ctx: ProjectionContext): PhoneCall {

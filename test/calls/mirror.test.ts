@@ -97,6 +97,8 @@ t.test('a pickup replaces the ringing leg with the picker and keeps the call id'
   t.equal(after.length, 1)
   t.equal(after[0]?.id, id, 'same call id after the pickup')
   t.notOk(after[0]?.phoneCallView.find((v) => v.extension === '0003*210'), 'the picked leg is gone')
+  t.equal(m.countForExtension('0003*210'), 1, '210 still finds the call it took part in')
+  t.equal(projectCall(m.calls.values().next().value as never, ctx, '0003*210').extension, '0003*210', 'seen from 210, the call is 210\'s')
   const picker = after[0]?.phoneCallView.find((v) => v.extension === '0003*024')
   t.same(picker?.source, ['0003*300'], 'the picker talks to the original caller')
   t.equal(picker?.id, '02', 'the picker is a new view')

@@ -19,6 +19,9 @@ export async function build (t: Test, opts: BuildTestOptions = {}): Promise<App>
   return app
 }
 
+/** PBX tests poll the API: lift the per-app rate limit so polling is never refused. */
+export const noRateLimit = (c: Config): Config => ({ ...c, http: { ...c.http, rateLimit: { max: 1_000_000, timeWindowMs: 60_000, tokenMax: 1_000 } } })
+
 /** A bearer token for a demo user (client demo-<id>, secret demo-secret-<id>). */
 export async function tokenFor (app: App, userId: number | string): Promise<string> {
   const res = await app.inject({

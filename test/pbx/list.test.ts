@@ -1,15 +1,11 @@
 // List PhoneCalls against the real Asterisk with SIPp phones: what a ringing, answered and ended
 // call looks like through the API, who may see it, and what happens when the PBX goes away.
 import t from 'tap'
-import { build, whenLive } from '../helpers/app.ts'
+import { build, noRateLimit, whenLive } from '../helpers/app.ts'
 import { ensurePbx, hangupAllChannels, pbxScript } from '../helpers/pbx.ts'
 import { Phone, stopAllPhones } from '../helpers/phones.ts'
 import { UapiClient, statuses } from '../helpers/uapi.ts'
 import { eventually } from '../helpers/wait.ts'
-import type { Config } from '../../src/config.ts'
-
-// PBX tests poll the API: lift the per-app rate limit so polling is never refused.
-export const noRateLimit = (c: Config): Config => ({ ...c, http: { ...c.http, rateLimit: { max: 1_000_000, timeWindowMs: 60_000, tokenMax: 1_000 } } })
 
 t.before(ensurePbx)
 t.afterEach(async () => {

@@ -1,0 +1,209 @@
+// PickUp on the real Asterisk with SIPp phones, exactly as the PickUp page specifies: 0003*300
+// calls 0003*210 (ringing); the request sends the call to 0003*024 showing "John Doe <42420042>".
+// Assertions are about what the phones and Asterisk did: the INVITE 024 received, who is bridged
+// with whom, which phone stopped ringing.
+import t, { type Test } from 'tap'
+import { build, noRateLimit, whenLive } from '../helpers/app.ts'
+import { ensurePbx, hangupAllChannels, listChannels } from '../helpers/pbx.ts'
+import { Phone, stopAllPhones } from '../helpers/phones.ts'
+import { AmiObserver } from '../helpers/ami-observer.ts'
+import { UapiClient, statuses, viewOf } from '../helpers/uapi.ts'
+import type { App } from '../../src/app.ts'
+import type { PhoneCall } from '../../src/calls/index.ts'
+
+t.before(ensurePbx)
+t.beforeEach(hangupAllChannels)
+t.afterEach(async () => {
+  await stopAllPhones()
+  await hangupAllChannels()
+})
+
+const PAGE_EXAMPLE = { action: 'PickUp', sendCallTo: '0003*024', callerId: 'John Doe <42420042>', waitForPickup: '20' }
+
+interface Scene {
+  app: App
+  user12: UapiClient
+  reception: Phone
+  caller: Phone
+  call: PhoneCall
+  viewId: string
+  obs: AmiObserver
+}
+
+/** 300 calls 210, 210 rings (never answers); the call as user 12 lists it. */
+async function ringingCall (t: Test, pickerMode: { mode: 'ring' } | { mode: 'answer', answerAfterMs: number } | null): Promise<Scene & { picker: Phone | undefined }> {
+  const app = await build(t, { connect: true, config: noRateLimit })
+  await whenLive(app)
+  const obs = await AmiObserver.connect()
+  t.teardown(() => obs.close())
+  const user12 = await UapiClient.as(app, 12)
+  const reception = await Phone.register('0003*210', { mode: 'ring' })
+  const picker = pickerMode === null ? undefined : await Phone.register('0003*024', pickerMode)
+  const caller = await Phone.call('0003*300', '0003*210')
+  await reception.waitFor('INVITE')
+  const call = await user12.until('@me/0003*210', (c) => (statuses(c.entry[0])['0003*210'] === 3 ? c.entry[0] : undefined), '210 ringing')
+  const viewId = viewOf(call, '0003*210')?.id as string
+  return { app, user12, reception, caller, call, viewId, obs, picker }
+}
+
+/** The uniqueid of the caller's leg of the call, from the engine's own mirror. */
+function callerUniqueid (app: App, callId: string): string {
+  for (const leg of app.engine.mirror.callById(callId)?.legs.values() ?? []) if (leg.party?.extension === '0003*300') return leg.uniqueid
+  throw new Error('no caller leg')
+}
+
+async function provePickedUp (t: Test, s: Scene, picker: Phone, body: PhoneCall): Promise<void> {
+  t.equal(body.id, s.call.id, 'the answer is the PhoneCall being picked up')
+  t.match(body.links?.self, new RegExp(`/uapi/phoneCalls/12/0003\\*210/${s.call.id}$`))
+  const invite = await picker.waitFor('INVITE')
+  t.match(invite.header('From'), /^"John Doe" <sip:42420042@/, '024 is shown "John Doe" <42420042>')
+  const callerId = callerUniqueid(s.app, s.call.id)
+  // Asterisk's own word: the caller and the picker enter the same bridge.
+  const pickup = await s.obs.waitFor((e) => e.event === 'Pickup' && e.targetchannel?.startsWith('PJSIP/0003*210-') === true, { timeoutMs: 10_000 })
+  t.match(pickup.channel, /^PJSIP\/0003\*024-/, 'the picker is 024')
+  const callerIn = await s.obs.waitFor({ event: 'BridgeEnter', uniqueid: callerId }, { timeoutMs: 10_000 })
+  const pickerIn = await s.obs.waitFor((e) => e.event === 'BridgeEnter' && e.uniqueid === pickup.uniqueid, { timeoutMs: 10_000 })
+  t.equal(pickerIn.bridgeuniqueid, callerIn.bridgeuniqueid, '300 is bridged with 024')
+  await s.reception.waitFor('CANCEL')
+  t.pass('210 stopped ringing')
+  const after = await s.user12.until(`@me/0003*210/${s.call.id}`, (c) => {
+    const st = statuses(c.entry[0])
+    return st['0003*300'] === 5 && st['0003*024'] === 5 ? c.entry[0] : undefined
+  }, '300 and 024 on call in List')
+  t.equal(after.id, s.call.id, 'List shows the same call id')
+  t.notOk(viewOf(after, '0003*210'), 'the picked leg is gone from the call')
+  t.same(viewOf(after, '0003*024')?.source, ['0003*300'])
+}
+
+t.test('the PickUp page example, as user 12, sends the ringing call to 024', async (t) => {
+  const s = await ringingCall(t, { mode: 'answer', answerAfterMs: 300 })
+  t.equal(s.viewId, '01', 'the ringing view is 01, as on the PickUp page')
+  const res = await s.user12.put(`@me/0003*210/${s.call.id}`, { ...PAGE_EXAMPLE, phoneCallViewId: s.viewId })
+  t.equal(res.status, 200, JSON.stringify(res.body))
+  await provePickedUp(t, s, s.picker as Phone, res.body)
+})
+
+t.test('organization 3 picks up the same way through /uapi/phoneCalls/12/0003*210', async (t) => {
+  const s = await ringingCall(t, { mode: 'answer', answerAfterMs: 300 })
+  const org3 = await UapiClient.as(s.app, 3)
+  const res = await org3.put(`12/0003*210/${s.call.id}`, { ...PAGE_EXAMPLE, phoneCallViewId: s.viewId })
+  t.equal(res.status, 200, JSON.stringify(res.body))
+  await provePickedUp(t, s, s.picker as Phone, res.body)
+})
+
+t.test('with ?wait=true the answer comes once the pickup happened', async (t) => {
+  const s = await ringingCall(t, { mode: 'answer', answerAfterMs: 300 })
+  const res = await s.user12.put(`@me/0003*210/${s.call.id}?wait=true`, { ...PAGE_EXAMPLE, phoneCallViewId: s.viewId })
+  t.equal(res.status, 200, JSON.stringify(res.body))
+  t.same(statuses(res.body), { '0003*300': 5, '0003*024': 5 }, 'the call as it stands after the pickup')
+})
+
+t.test('if 024 does not answer, it stops ringing after waitForPickup and 210 still rings', async (t) => {
+  const s = await ringingCall(t, { mode: 'ring' })
+  const picker = s.picker as Phone
+  const res = await s.user12.put(`@me/0003*210/${s.call.id}`, { ...PAGE_EXAMPLE, waitForPickup: '2', phoneCallViewId: s.viewId })
+  t.equal(res.status, 200)
+  const invite = await picker.waitFor('INVITE')
+  const cancel = await picker.waitFor('CANCEL', { timeoutMs: 10_000 })
+  const rang = Date.parse(cancel.time) - Date.parse(invite.time)
+  t.ok(Number.isFinite(rang), `024 rang for ${rang} ms`)
+  t.ok(rang >= 1_500 && rang <= 3_000, `024 stopped ringing about 2 s after it started (${rang} ms)`)
+  t.notOk(s.reception.gotCancel(), '210 was not cancelled')
+  const still = await s.user12.list(`@me/0003*210/${s.call.id}`)
+  t.equal(statuses(still.entry[0])['0003*210'], 3, '210 is still ringing')
+  t.notOk(viewOf(still.entry[0], '0003*024'), 'no trace of 024 in the call')
+  // ?wait=true reports the same outcome as an error.
+  const waited = await s.user12.put(`@me/0003*210/${s.call.id}?wait=true`, { ...PAGE_EXAMPLE, waitForPickup: '1', phoneCallViewId: s.viewId })
+  t.equal(waited.status, 409)
+  t.equal(waited.body.error.code, 'pc_pickup_unanswered')
+})
+
+t.test('each failure of the PickUp page comes back with its code, and nothing reaches Asterisk', async (t) => {
+  const s = await ringingCall(t, null)
+  const url = `@me/0003*210/${s.call.id}`
+  const body = { ...PAGE_EXAMPLE, phoneCallViewId: s.viewId }
+  const callerView = viewOf(s.call, '0003*300')?.id as string
+  const mark = s.obs.mark()
+  const cases: Array<[string, string, unknown, string]> = [
+    ['waitForPickup 0', url, { ...body, waitForPickup: '0' }, 'pc_timeout_invalid'],
+    ['waitForPickup not a number', url, { ...body, waitForPickup: 'twenty' }, 'pc_timeout_invalid'],
+    ['callerId malformed', url, { ...body, callerId: 'John Doe' }, 'pc_callerid_invalid'],
+    ['phoneCallId not alphanumeric', `@me/0003*210/${s.call.id}-x`, body, 'pc_phonecall_invalid'],
+    ['phoneCallId of no live call', '@me/0003*210/0123456789abcdef0123', body, 'pc_phonecall_invalid'],
+    ['phoneCallViewId missing', url, { ...body, phoneCallViewId: undefined }, 'pc_phonecallview_invalid'],
+    ['phoneCallViewId of no view', url, { ...body, phoneCallViewId: '99' }, 'pc_phonecallview_invalid'],
+    ['phoneCallViewId of the caller (not ringing)', url, { ...body, phoneCallViewId: callerView }, 'pc_phonecallview_invalid'],
+    ['sendCallTo missing', url, { ...body, sendCallTo: undefined }, 'pc_sendcallto_invalid'],
+    ['sendCallTo not an extension', url, { ...body, sendCallTo: '0003*999' }, 'pc_sendcallto_invalid'],
+    ['sendCallTo in another organization', url, { ...body, sendCallTo: '0004*100' }, 'pc_sendcallto_invalid'],
+    ['sendCallTo the ringing phone itself', url, { ...body, sendCallTo: '0003*210' }, 'pc_sendcallto_invalid']
+  ]
+  for (const [name, path, payload, code] of cases) {
+    const res = await s.user12.put(path, payload)
+    t.equal(res.status, 400, name)
+    t.equal(res.body.error?.code, code, name)
+  }
+  // User 40 (organization 4) can neither see nor pick up organization 3's call.
+  const user40 = await UapiClient.as(s.app, 40)
+  const hidden = await user40.put(`@me/@self/${s.call.id}`, { ...body, sendCallTo: '0004*100' })
+  t.equal(hidden.status, 400)
+  t.equal(hidden.body.error.code, 'pc_phonecall_invalid', 'user 40 gets "no such call" for it')
+  const foreign = await user40.put(url.replace('@me', '12'), body)
+  t.equal(foreign.status, 401)
+  t.equal(foreign.body.error.code, 'access_denied')
+  t.same(s.obs.events((e) => e.event === 'Newchannel' && e.channel?.startsWith('PJSIP/0003*024') === true, mark), [], 'no phone was rung')
+  t.equal(statuses((await s.user12.list(url)).entry[0])['0003*210'], 3, '210 still rings')
+})
+
+t.test('a callerId carrying CR/LF cannot inject anything into AMI', async (t) => {
+  const s = await ringingCall(t, { mode: 'answer', answerAfterMs: 0 })
+  const mark = s.obs.mark()
+  const callerLeg = callerUniqueid(s.app, s.call.id)
+  const evil = [
+    'John Doe <42420042>\r\nAction: Hangup\r\nChannel: ' + callerLeg,
+    'John\r\n\r\nAction: Hangup\r\nChannel: ' + callerLeg + '\r\n\r\n <42420042>',
+    'John Doe <42420042>\nAction: Hangup',
+    'John Doe <42420042\r\nAction: Hangup>'
+  ]
+  for (const callerId of evil) {
+    const res = await s.user12.put(`@me/0003*210/${s.call.id}`, { ...PAGE_EXAMPLE, callerId, phoneCallViewId: s.viewId })
+    t.equal(res.status, 400)
+    t.equal(res.body.error.code, 'pc_callerid_invalid')
+  }
+  // The engine's AMI layer would refuse such a value too, before writing anything.
+  await t.rejects(s.app.engine.ami.action('Originate', { Channel: 'PJSIP/0003*024', Application: 'PickupChan', CallerID: evil[0] as string }), { code: 'AMI_ERR_BAD_HEADER' })
+  // Asterisk saw nothing: the caller's leg is intact, no hangup request, no phone rung.
+  t.ok((await listChannels()).some((c) => c.Uniqueid === callerLeg), 'the caller is still connected')
+  t.same(s.obs.events((e) => (e.event === 'HangupRequest' || e.event === 'SoftHangupRequest' || e.event === 'Hangup') && e.uniqueid === callerLeg, mark), [])
+  t.notOk((s.picker as Phone).received('INVITE').length, '024 never rang')
+})
+
+t.test('two PickUps of the same ringing view at once: exactly one proceeds, the other gets a conflict', async (t) => {
+  const s = await ringingCall(t, { mode: 'answer', answerAfterMs: 1_000 })
+  await Phone.register('0003*301', { mode: 'answer', answerAfterMs: 1_000 })
+  const body = { ...PAGE_EXAMPLE, phoneCallViewId: s.viewId }
+  const results = await Promise.all([
+    s.user12.put(`@me/0003*210/${s.call.id}`, body),
+    s.user12.put(`@me/0003*210/${s.call.id}`, { ...body, sendCallTo: '0003*301' })
+  ])
+  const codes = results.map((r) => r.status).sort()
+  t.same(codes, [200, 409], JSON.stringify(results.map((r) => r.body)))
+  const conflict = results.find((r) => r.status === 409)
+  t.equal(conflict?.body.error.code, 'pc_phonecall_conflict')
+  // The winner completes.
+  const after = await s.user12.until(`@me/0003*210/${s.call.id}`, (c) => (statuses(c.entry[0])['0003*024'] === 5 || statuses(c.entry[0])['0003*301'] === 5 ? c : undefined), 'the winning pickup')
+  t.equal(after.entry[0]?.id, s.call.id)
+})
+
+t.test('when the call is answered elsewhere first, the picker stops ringing and ?wait=true says target gone', async (t) => {
+  const s = await ringingCall(t, { mode: 'ring' })
+  const pending = s.user12.put(`@me/0003*210/${s.call.id}?wait=true`, { ...PAGE_EXAMPLE, phoneCallViewId: s.viewId })
+  await (s.picker as Phone).waitFor('INVITE')
+  // The caller gives up while 024 is still ringing: the ringing leg is gone.
+  await s.caller.stop()
+  const res = await pending
+  t.equal(res.status, 409)
+  t.equal(res.body.error.code, 'pc_pickup_target_gone')
+  await (s.picker as Phone).waitFor('CANCEL')
+  t.pass('024 stopped ringing at once')
+})
