@@ -1,0 +1,27 @@
+// What every PUT action handler gets: the engine parts, the resolved scope and the payload.
+import type { Static } from 'typebox'
+import type { FastifyRequest } from 'fastify'
+import type { Logger } from 'pino'
+import type { AmiClient } from '../../ami/index.ts'
+import type { CallService, PhoneCall } from '../../calls/index.ts'
+import type { Directory } from '../../directory/index.ts'
+import type { RequestScope } from '../scope.ts'
+import type { PhoneCallAction } from '../schemas/phone-call-action.ts'
+
+export interface ActionContext {
+  readonly ami: AmiClient
+  readonly calls: CallService
+  readonly directory: Directory
+  readonly log: Logger
+  readonly request: FastifyRequest
+  readonly scope: RequestScope
+  readonly phoneCallId: string
+  readonly body: Static<typeof PhoneCallAction>
+  /** ?wait=true: answer once the outcome is known (actions that have one). */
+  readonly wait: boolean
+  /** The PhoneCall as the API shows it to this request, with links.self. */
+  readonly present: (call: import('../../calls/index.ts').Call) => PhoneCall
+}
+
+/** A PUT action: validates its own fields, acts through src/calls/actions, returns the PhoneCall. */
+export type ActionHandler = (ctx: ActionContext) => Promise<PhoneCall>
