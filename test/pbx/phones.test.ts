@@ -127,3 +127,20 @@ t.test('Stopping phones leaves no channel of theirs on the PBX', async (t) => {
   t.same(left.map((c) => c.Channel), [], 'all legs hung up')
   t.notOk((await contactsOf('0003*024')).includes(`sip:0003*024@127.0.0.1:${support.port}`), 'the stopped phone unregistered')
 })
+
+t.test('An unanswered extension keeps ringing for at least 60 s', async (t) => {
+  const reception = await Phone.register('0003*210', { mode: 'ring' })
+  const caller = await Phone.call('0003*300', '0003*210')
+  const invite = await reception.waitFor('INVITE')
+  await caller.waitFor('180')
+  const ringingLeg = async (): Promise<boolean> =>
+    (await listChannels()).some((c) => /^PJSIP\/0003\*210-/.test(c.Channel ?? '') && c.ChannelStateDesc === 'Ringing')
+  t.ok(await ringingLeg(), '210 is ringing')
+  // Watch for 61 s that nothing ends the ringing: no CANCEL, no final response to the caller.
+  const deadline = Date.parse(invite.time) + 61_000
+  while (Date.now() < deadline && !reception.gotCancel()) await new Promise((resolve) => setTimeout(resolve, 1_000))
+  t.notOk(reception.gotCancel(), 'no CANCEL reached 210')
+  t.ok(await ringingLeg(), '210 still rings after 61 s')
+  // (the 401 digest challenge to the first INVITE does not count)
+  t.equal(caller.received((m) => m.status !== undefined && m.status >= 200 && m.status !== 401 && m.status !== 407).length, 0, 'the caller got no final answer')
+})
