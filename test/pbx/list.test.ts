@@ -108,3 +108,26 @@ t.test('when Asterisk goes away requests fail fast with 503, and after it return
   const fresh = await user12.until('@me/0003*210', (c) => (statuses(c.entry[0])['0003*210'] === 3 ? c.entry[0] : undefined), 'a new call after the restart')
   t.not(fresh.id, call.id)
 })
+
+t.test('every engine instance gives a call the same id, even one started after the call began', async (t) => {
+  const first = await build(t, { connect: true, config: noRateLimit })
+  const second = await build(t, { connect: true, config: noRateLimit })
+  await Promise.all([whenLive(first), whenLive(second)])
+  await Phone.register('0003*210', { mode: 'ring' })
+  await Phone.call('0003*300', '0003*210')
+  const ringingOn = (app: typeof first) => async () => {
+    const c = await (await UapiClient.as(app, 12)).list('@me/0003*210')
+    return statuses(c.entry[0])['0003*210'] === 3 ? c.entry[0] : undefined
+  }
+  const a = await eventually(ringingOn(first), { what: 'the call on the first instance' })
+  const b = await eventually(ringingOn(second), { what: 'the call on the second instance' })
+  // A third instance learns the call from its CoreShowChannels snapshot, not from events.
+  const late = await build(t, { connect: true, config: noRateLimit })
+  await whenLive(late)
+  const c = await eventually(ringingOn(late), { what: 'the call on the late instance' })
+  t.equal(b.id, a.id, 'same id on two instances')
+  t.equal(c.id, a.id, 'same id on an instance that started mid-call')
+  t.equal(b.published, a.published, 'same published time (Asterisk\'s event time)')
+  const views = (pc: typeof a) => pc.phoneCallView.map((v) => [v.id, v.extension, v.status])
+  t.same(views(c), views(a), 'same views with the same ids')
+})
