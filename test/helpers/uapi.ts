@@ -35,6 +35,16 @@ export class UapiClient {
     return { status: res.statusCode, body: res.json() }
   }
 
+  async post (path: string, body: unknown): Promise<{ status: number, body: any }> {
+    const res = await this.app.inject({ method: 'POST', url: `/uapi/phoneCalls/${path}`, headers: { authorization: `Bearer ${this.token}` }, payload: body as object })
+    return { status: res.statusCode, body: res.json() }
+  }
+
+  async delete (path: string): Promise<{ status: number, body: any }> {
+    const res = await this.app.inject({ method: 'DELETE', url: `/uapi/phoneCalls/${path}`, headers: { authorization: `Bearer ${this.token}` } })
+    return { status: res.statusCode, body: res.json() }
+  }
+
   /** Polls a list until `accept` finds what it wants in it. */
   async until<T> (path: string, accept: (c: Collection) => T | undefined, what: string, timeoutMs = 10_000): Promise<T> {
     return await eventually(async () => accept(await this.list(path)), { what, timeoutMs })
