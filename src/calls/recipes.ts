@@ -27,3 +27,54 @@ export function hangupLeg (uniqueid: string, cause = 16): AmiHeaders {
 export function asteriskCallerId (name: string | undefined, number: string): string {
   return name === undefined || name === '' ? `<${number}>` : `"${name}" <${number}>`
 }
+
+/**
+ * Click-to-call (Create Simple, reference 3.2): ring `endpoint` (the source) and, once it answers,
+ * run `context,destination,1` on its leg, which dials the destination. No CallerID header: what the
+ * source's phone shows is its connected line (CONNECTEDLINE), what the destination is shown is the
+ * leg's own caller id (CALLERID); both are set through Variable, verified on Asterisk 22.
+ * `callDurationSeconds` becomes TIMEOUT(absolute) on the source leg (func_timeout): Asterisk hangs
+ * the leg up that long after it was created, ringing included, bridged or not.
+ */
+export function clickToCallOriginate (p: {
+  endpoint: string
+  context: string
+  destination: string
+  sourceSees: string
+  destinationSees: string
+  timeoutMs: number
+  channelId: string
+  nonce: string
+  callDurationSeconds: number | undefined
+  allowPublicTransfer: boolean
+}): AmiHeaders {
+  const variables = [
+    'VN_OP=c2c',
+    `VN_NONCE=${p.nonce}`,
+    `VN_PUBLIC_TRANSFER=${p.allowPublicTransfer ? '1' : '0'}`,
+    // Asterisk splits Variable values on commas outside double quotes and then drops the quotes.
+    `CALLERID(all)=${p.destinationSees}`,
+    `CONNECTEDLINE(all)=${p.sourceSees}`
+  ]
+  if (p.callDurationSeconds !== undefined) variables.push(`TIMEOUT(absolute)=${p.callDurationSeconds}`)
+  return {
+    Channel: p.endpoint,
+    Context: p.context,
+    Exten: p.destination,
+    Priority: 1,
+    Timeout: p.timeoutMs,
+    Async: 'true',
+    ChannelId: p.channelId,
+    Variable: variables
+  }
+}
+
+/** Blind transfer (E.4.2) of a bridged call: the transferer's bridge peer goes to `context,exten,1`, the transferer is hung up. */
+export function blindTransfer (p: { transfererUniqueid: string, context: string, exten: string }): AmiHeaders {
+  return { Channel: p.transfererUniqueid, Context: p.context, Exten: p.exten }
+}
+
+/** Moves one leg to `context,exten,1` (E.4.2): Transfer of a leg not in a bridge, TransferToVoicemail. */
+export function redirectLeg (p: { uniqueid: string, context: string, exten: string }): AmiHeaders {
+  return { Channel: p.uniqueid, Context: p.context, Exten: p.exten, Priority: 1 }
+}

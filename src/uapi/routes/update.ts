@@ -10,6 +10,8 @@ import { CallParams, errorResponses } from '../schemas/common.ts'
 import { PhoneCallAction, UpdateQuery, updateErrorCodes } from '../schemas/phone-call-action.ts'
 import { PHONE_CALL_ID, baseUrl, requestScope } from '../scope.ts'
 import { pickUpAction } from '../actions/pick-up.ts'
+import { transferAction } from '../actions/transfer.ts'
+import { transferToVoicemailAction } from '../actions/transfer-to-voicemail.ts'
 import type { ActionHandler } from '../actions/types.ts'
 import type { RouteDeps } from './list.ts'
 
@@ -19,11 +21,13 @@ export interface UpdateDeps extends RouteDeps {
 }
 
 const ACTIONS: Readonly<Record<string, ActionHandler>> = {
-  PickUp: pickUpAction
+  PickUp: pickUpAction,
+  Transfer: transferAction,
+  TransferToVoicemail: transferToVoicemailAction
 }
 
 /** Actions UAPI defines that this engine does not implement: 501, not "invalid". */
-const NOT_IMPLEMENTED = new Set(['OnHold', 'OffHold', 'StartRecording', 'StopRecording', 'BargeIn', 'Park', 'UnPark', 'Whisper', 'Monitor', 'Transfer', 'TransferToVoicemail'])
+const NOT_IMPLEMENTED = new Set(['OnHold', 'OffHold', 'StartRecording', 'StopRecording', 'BargeIn', 'Park', 'UnPark', 'Whisper', 'Monitor'])
 
 export const updateRoutes: FastifyPluginAsyncTypebox<UpdateDeps> = async (app, deps) => {
   const { calls, directory } = deps
