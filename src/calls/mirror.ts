@@ -128,6 +128,9 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   /** The call with this public id, if it is live. */
   callById (id: string): Call | undefined { return this.byId.get(id) }
 
+  /** The public id a call with this key has (or will have): the id is known before the call exists. */
+  idForKey (key: string): string { return this.callId(key) }
+
   /** Calls in which the extension has a leg, oldest first. */
   callsOfExtension (extension: string): IterableIterator<string> | undefined {
     return this.byExtension.get(extension)?.keys()

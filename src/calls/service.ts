@@ -93,6 +93,14 @@ export class CallService {
     return false
   }
 
+  /**
+   * The id of the call keyed `key` (its root linkedid), computed with the mirror's deriver: an
+   * engine-originated leg's call id is known as soon as its ChannelId is chosen.
+   */
+  idForKey (key: string): string {
+    return this.mirror.idForKey(key)
+  }
+
   project (call: Call, viewer?: string): PhoneCall {
     return projectCall(call, this.ctx, viewer)
   }

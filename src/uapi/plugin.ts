@@ -5,6 +5,7 @@ import { requireAuth } from '../auth/index.ts'
 import { listRoutes, type RouteDeps } from './routes/list.ts'
 import { updateRoutes } from './routes/update.ts'
 import { deleteRoutes } from './routes/delete.ts'
+import { createRoutes } from './routes/create.ts'
 import type { AmiClient } from '../ami/index.ts'
 import type { Logger } from 'pino'
 
@@ -20,4 +21,5 @@ export const uapiPlugin: FastifyPluginAsyncTypebox<UapiPluginOptions> = async (a
   await app.register(listRoutes, deps)
   await app.register(updateRoutes, { ...deps, ami: opts.ami, log: opts.log })
   await app.register(deleteRoutes, { ...deps, ami: opts.ami, log: opts.log })
+  await app.register(createRoutes, { ...deps, ami: opts.ami, log: opts.log })
 }
