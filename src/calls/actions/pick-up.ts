@@ -24,8 +24,9 @@ export interface PickUpInput {
 }
 
 /** picked-up: the picker answered and took the call; unanswered: it rang out (or was busy);
- *  target-gone: the ringing leg was answered elsewhere or abandoned first; failed: anything else. */
-export type PickUpOutcome = 'picked-up' | 'unanswered' | 'target-gone' | 'failed'
+ *  target-gone: the ringing leg was answered elsewhere or abandoned first; pbx-lost: the AMI
+ *  connection dropped first (the outcome can no longer be observed); failed: anything else. */
+export type PickUpOutcome = 'picked-up' | 'unanswered' | 'target-gone' | 'pbx-lost' | 'failed'
 
 export interface PickUpStarted {
   readonly call: Call
@@ -94,6 +95,8 @@ interface Pending {
   answered: boolean
   targetGone: boolean
   failureReason: string | undefined
+  /** A failure verdict waiting for proof that the PBX is still there (see finish). */
+  confirming: boolean
 }
 
 /**
@@ -110,6 +113,9 @@ class PickupTracker {
     mirror.on('pickup', (picker) => { this.finish(this.byChannel.get(picker.uniqueid), 'picked-up') })
     mirror.on('originate', (e) => { this.onOriginate(e) })
     mirror.on('hangup', (leg) => { this.onHangup(leg) })
+    // Without the connection no event can settle a pickup: answer now, not at its deadline.
+    ami.on('disconnected', () => { this.lostAll() })
+    ami.on('event', (e) => { if (e.event === 'Shutdown') this.lostAll() })
   }
 
   busy (targetUniqueid: string): boolean { return this.byTarget.has(targetUniqueid) }
@@ -121,13 +127,13 @@ class PickupTracker {
         this.finish(p, p?.failureReason !== undefined ? 'unanswered' : 'failed')
       }, deadlineMs)
       timer.unref()
-      const pending: Pending = { channelId, targetUniqueid, resolve, timer, answered: false, targetGone: false, failureReason: undefined }
+      const pending: Pending = { channelId, targetUniqueid, resolve, timer, answered: false, targetGone: false, failureReason: undefined, confirming: false }
       this.byChannel.set(channelId, pending)
       this.byTarget.set(targetUniqueid, pending)
     })
   }
 
-  cancel (channelId: string): void { this.finish(this.byChannel.get(channelId), 'failed') }
+  cancel (channelId: string): void { this.finish(this.byChannel.get(channelId), 'failed', true) }
 
   private onOriginate (e: AmiEvent): void {
     const p = e.uniqueid !== undefined ? this.byChannel.get(e.uniqueid) : undefined
@@ -156,8 +162,20 @@ class PickupTracker {
     if (this.mirror.legs.has(waiting.channelId)) this.ami.action('Hangup', hangupLeg(waiting.channelId)).catch(() => { /* already gone */ })
   }
 
-  private finish (p: Pending | undefined, outcome: PickUpOutcome): void {
+  private lostAll (): void {
+    for (const p of [...this.byChannel.values()]) this.finish(p, 'pbx-lost')
+  }
+
+  private finish (p: Pending | undefined, outcome: PickUpOutcome, confirmed = false): void {
     if (p === undefined || this.byChannel.get(p.channelId) !== p) return
+    if (outcome !== 'picked-up' && outcome !== 'pbx-lost' && !confirmed) {
+      // Asterisk shutting down hangs up every channel before it says Shutdown and closes AMI: a
+      // failure is the phone's or the call's only if the PBX still answers after it.
+      if (p.confirming) return
+      p.confirming = true
+      this.ami.action('Ping').then(() => { this.finish(p, outcome, true) }, () => { this.finish(p, 'pbx-lost') })
+      return
+    }
     clearTimeout(p.timer)
     this.byChannel.delete(p.channelId)
     if (this.byTarget.get(p.targetUniqueid) === p) this.byTarget.delete(p.targetUniqueid)

@@ -55,6 +55,7 @@ export const pickUpAction: ActionHandler = async (ctx) => {
     const outcome = await started.outcome
     if (outcome === 'unanswered') throw uapiError('pc_pickup_unanswered')
     if (outcome === 'target-gone') throw uapiError('pc_pickup_target_gone')
+    if (outcome === 'pbx-lost') throw uapiError('pbx_unavailable')
     if (outcome === 'failed') throw uapiError('pc_action_failed')
   }
   return ctx.present(started.call)
