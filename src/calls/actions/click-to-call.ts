@@ -87,10 +87,10 @@ class ClickToCallTracker {
     const p = this.pending.get(leg.uniqueid)
     if (p === undefined) return
     // Until the source answers, Asterisk reports the leg at exten "s": say where it is going. Its
-    // first event (Newchannel) does not carry the channel variables yet: tag it as they will.
-    leg.target ??= p.destination
-    leg.nonce ??= p.nonce
-    leg.op ??= 'c2c'
+    // first event (Newchannel) carries the channel variables empty: tag it as they will be.
+    if (leg.target === undefined || leg.target === '') leg.target = p.destination
+    if (leg.nonce === undefined || leg.nonce === '') leg.nonce = p.nonce
+    if (leg.op === undefined || leg.op === '') leg.op = 'c2c'
     leg.call.version++
     this.finish(leg.uniqueid, leg.call)
   }

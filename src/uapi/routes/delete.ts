@@ -45,6 +45,10 @@ const deleteErrorCodes = {
 
 export const deleteRoutes: FastifyPluginAsyncTypebox<DeleteDeps> = async (app, deps) => {
   const { calls, directory } = deps
+  // Clients send Content-Type: application/json on DELETE with no body (reference 1.1): DELETE
+  // takes no payload, so whatever comes is read (within bodyLimit) and ignored, never parsed.
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, _body, done) => { done(null, undefined) })
 
   const handler = async (request: Parameters<typeof requestScope>[1], params: { userId: string, extension: string, phoneCallId?: string }, query: { phoneNumber?: string | undefined }) => {
     const scope = requestScope(directory, request, params.userId, params.extension)
