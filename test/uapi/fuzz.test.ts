@@ -133,6 +133,25 @@ t.test('any PUT body, content type and query answers a catalogued error, never a
   t.equal(({} as Record<string, unknown>).polluted, undefined, 'no prototype pollution')
 })
 
+// Create Simple and Delete (call-control routes): generated payloads and queries.
+const C2C_QUERY = ['waitForPickup', 'callDuration', 'allowPublicTransfer', 'video', 'phoneNumber']
+const c2cQuery = fc.array(fc.tuple(fc.constantFrom(...C2C_QUERY), queryValue), { maxLength: 5 }).map((pairs) => pairs.map(([k, v]) => `${k}=${v}`).join('&'))
+const numberish = fc.oneof(fieldValue, fc.constantFrom('0003*300', '300', '42420042', '+42420042', '0004*100', '@self', '0003*300\r\nAction: Hangup'), fc.array(fc.constantFrom('0003*300', '300', '42420042', 'x'), { maxLength: 3 }))
+const c2cBody = fc.record({
+  extension: numberish,
+  nonce: fieldValue,
+  phoneCallView: fc.oneof(fieldValue, fc.array(fc.record({ source: numberish, destination: numberish, callerId: fieldValue, callerDestination: fieldValue }, { requiredKeys: [] }), { maxLength: 2 }))
+}, { requiredKeys: [] }).map((o) => JSON.stringify(o))
+
+t.test('any Create Simple or Delete request answers a catalogued error, never a 500', async (t) => {
+  await fc.assert(fc.asyncProperty(fc.oneof(c2cBody, rawBody), contentType, c2cQuery, fc.constantFrom('POST', 'DELETE'), fc.constantFrom(`Bearer ${user12}`, `Bearer ${admin}`), async (body, type, q, m, auth) => {
+    const base = m === 'POST' ? '/uapi/phoneCalls/@me/simple' : '/uapi/phoneCalls/@me/0003*210/b817d2618fe6f1804333'
+    const url = `${base}${q === '' ? '' : `?${q}`}`
+    assertEnvelope(await inject(m, url, { authorization: auth, 'content-type': type }, body), describe(m, url, ` [${String(type)}] ${body.slice(0, 120)}`))
+  }), { numRuns: RUNS })
+  t.pass(`${RUNS} requests`)
+})
+
 t.test('bodies over the limit answer 413 payload_too_large', async (t) => {
   await fc.assert(fc.asyncProperty(fc.integer({ min: 1, max: 4 * bodyLimit }), fc.constantFrom('application/json', 'application/json; charset=utf-8', 'text/plain'), async (extra, type) => {
     const body = JSON.stringify({ action: 'PickUp', pad: 'x'.repeat(bodyLimit + extra) })
