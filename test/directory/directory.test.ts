@@ -26,7 +26,7 @@ t.test('an extension is found by its full number', async (t) => {
     organizationId: 3,
     shortNumber: '210',
     endpoint: 'PJSIP/0003*210',
-    callerId: 'Reception <0003*210>',
+    callerId: 'Reception 210 <0003*210>',
     context: 'org-0003',
     voicemail: true
   })
