@@ -97,6 +97,8 @@ t.test('SIGTERM stops new connections, finishes the in-flight request, logs off 
 
   await engine.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('Server listening'), 20_000, 'Server listening')
   await ami.waitForAction((a) => a.name.toLowerCase() === 'login', 5000)
+  // Only a logged-in session has anything to log off: wait for it, not just for the Login bytes.
+  await engine.waitForLog((l) => l.msg === 'AMI ready', 5000, 'AMI ready')
 
   // An idle keep-alive connection (one request already answered) must not hold the shutdown up.
   const idle = await connect(port)
@@ -137,6 +139,8 @@ t.test('SIGTERM stops new connections, finishes the in-flight request, logs off 
 
   const exit = await Promise.race([engine.exited, new Promise<never>((_resolve, reject) => setTimeout(() => reject(new Error('the engine did not exit within 5 s')), 5000))])
   t.same({ code: exit.code, signal: exit.signal }, { code: 0, signal: null }, 'the process exits 0')
-  t.ok(ami.actions.some((a) => a.name.toLowerCase() === 'logoff'), 'AMI was logged off')
+  // The Logoff bytes may still be in flight to the fake server when the process exits: wait for them.
+  const logoff = await ami.waitForAction((a) => a.name.toLowerCase() === 'logoff', 2_000).catch(() => undefined)
+  t.ok(logoff, 'AMI was logged off')
   t.ok(engine.logs.some((l) => l.msg === 'shut down'), 'the shutdown completed')
 })
