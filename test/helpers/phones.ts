@@ -169,6 +169,20 @@ function udpPortFree(port: number): Promise<boolean> {
   });
 }
 
+/** Whether some process has bound UDP `port` (Linux /proc/net/udp; read-only, unlike a bind probe). */
+function udpPortBound(port: number): boolean {
+  const hex = ':' + port.toString(16).toUpperCase().padStart(4, '0') + ' ';
+  for (const table of ['/proc/net/udp', '/proc/net/udp6']) {
+    if (!existsSync(table)) continue;
+    for (const line of readFileSync(table, 'utf8').split('\n')) {
+      // "  sl  local_address rem_address ...": the local address is the second column.
+      const local = line.trim().split(/\s+/)[1];
+      if (local !== undefined && (local + ' ').endsWith(hex)) return true;
+    }
+  }
+  return false;
+}
+
 /** A free local SIP port and its sipp control port (port + 10000), never reused in this process. */
 async function allocatePort(): Promise<number> {
   for (let tries = 0; tries <= PORT_MAX - PORT_MIN; tries++) {
@@ -493,8 +507,10 @@ export class Phone {
       if (mode !== 'none') {
         const scenario = uasScenario(extension, phone.port, { mode, answerAfterMs: opts.answerAfterMs ?? 0, hangupAfterMs: opts.hangupAfterMs });
         phone.start(`uas-${mode}`, scenario, []);
-        // sipp binds its port at start-up; resolve only once it can receive the PBX's INVITE.
-        await waitUntil(async () => !(await udpPortFree(phone.port)) || phone.current()?.exitCode !== undefined, 5_000, () => phone.failure('sipp did not bind its port'));
+        // sipp binds its port at start-up; resolve only once it can receive the PBX's INVITE. The check
+        // reads the kernel's socket table: probing by binding the port ourselves could hold it at the
+        // very moment sipp binds, and sipp would exit with "Address already in use".
+        await waitUntil(() => udpPortBound(phone.port) || phone.current()?.exitCode !== undefined, 5_000, () => phone.failure('sipp did not bind its port'));
         if (phone.current()?.exitCode !== undefined) throw new Error(phone.failure('sipp (uas) exited at start'));
       }
       return phone;
