@@ -84,6 +84,7 @@ export interface MirrorEvents {
   leg: [leg: Leg]
   hangup: [leg: Leg, cause: string]
   pickup: [picker: Leg, targetUniqueid: string]
+  bridged: [leg: Leg]
   originate: [event: AmiEvent]
   transfer: [event: AmiEvent]
 }
@@ -171,7 +172,11 @@ export class Mirror extends EventEmitter<MirrorEvents> {
       case 'DialEnd': return this.onDialEnd(e)
       case 'BridgeEnter': {
         const leg = this.upsert(e, '')
-        if (leg !== undefined) { leg.bridgeId = e.bridgeuniqueid; leg.call.version++ }
+        if (leg !== undefined) {
+          leg.bridgeId = e.bridgeuniqueid
+          leg.call.version++
+          this.emit('bridged', leg)
+        }
         return
       }
       case 'BridgeLeave': {

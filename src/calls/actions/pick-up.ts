@@ -44,6 +44,15 @@ export interface ActionDeps {
 
 // How long after waitForPickup we keep listening before calling the outcome unknown.
 const OUTCOME_GRACE_MS = 10_000
+// After the Pickup event, how long to wait for the caller and the picker to share a bridge.
+const BRIDGE_GRACE_MS = 3_000
+
+/** True when another leg of the call is in the same bridge as this one. */
+function bridgedWithPeer (leg: Leg): boolean {
+  if (leg.bridgeId === undefined) return false
+  for (const other of leg.call.legs.values()) if (other !== leg && other.bridgeId === leg.bridgeId) return true
+  return false
+}
 
 export async function pickUp (deps: ActionDeps, input: PickUpInput): Promise<PickUpStarted> {
   const { ami, mirror, calls, log } = deps
@@ -91,8 +100,9 @@ interface Pending {
   readonly channelId: string
   readonly targetUniqueid: string
   readonly resolve: (outcome: PickUpOutcome) => void
-  readonly timer: NodeJS.Timeout
+  timer: NodeJS.Timeout
   answered: boolean
+  pickedUp: boolean
   targetGone: boolean
   failureReason: string | undefined
   /** A failure verdict waiting for proof that the PBX is still there (see finish). */
@@ -110,7 +120,8 @@ class PickupTracker {
   private readonly byTarget = new Map<string, Pending>()
 
   constructor (private readonly mirror: Mirror, private readonly ami: AmiClient) {
-    mirror.on('pickup', (picker) => { this.finish(this.byChannel.get(picker.uniqueid), 'picked-up') })
+    mirror.on('pickup', (picker) => { this.onPickup(picker) })
+    mirror.on('bridged', (leg) => { this.onBridged(leg) })
     mirror.on('originate', (e) => { this.onOriginate(e) })
     mirror.on('hangup', (leg) => { this.onHangup(leg) })
     // Without the connection no event can settle a pickup: answer now, not at its deadline.
@@ -127,13 +138,35 @@ class PickupTracker {
         this.finish(p, p?.failureReason !== undefined ? 'unanswered' : 'failed')
       }, deadlineMs)
       timer.unref()
-      const pending: Pending = { channelId, targetUniqueid, resolve, timer, answered: false, targetGone: false, failureReason: undefined, confirming: false }
+      const pending: Pending = { channelId, targetUniqueid, resolve, timer, answered: false, pickedUp: false, targetGone: false, failureReason: undefined, confirming: false }
       this.byChannel.set(channelId, pending)
       this.byTarget.set(targetUniqueid, pending)
     })
   }
 
   cancel (channelId: string): void { this.finish(this.byChannel.get(channelId), 'failed', true) }
+
+  /**
+   * The Pickup event means PickupChan took the call, but the caller is answered and bridged with the
+   * picker a few events later: the pickup is done once they share a bridge (or shortly after anyway).
+   */
+  private onPickup (picker: Leg): void {
+    const p = this.byChannel.get(picker.uniqueid)
+    if (p === undefined || p.pickedUp) return
+    p.pickedUp = true
+    if (bridgedWithPeer(picker)) return this.finish(p, 'picked-up')
+    clearTimeout(p.timer)
+    const timer = setTimeout(() => this.finish(p, 'picked-up'), BRIDGE_GRACE_MS)
+    timer.unref()
+    p.timer = timer
+  }
+
+  private onBridged (leg: Leg): void {
+    for (const other of leg.call.legs.values()) {
+      const p = this.byChannel.get(other.uniqueid)
+      if (p?.pickedUp === true && bridgedWithPeer(other)) this.finish(p, 'picked-up')
+    }
+  }
 
   private onOriginate (e: AmiEvent): void {
     const p = e.uniqueid !== undefined ? this.byChannel.get(e.uniqueid) : undefined
@@ -150,13 +183,14 @@ class PickupTracker {
   private onHangup (leg: Leg): void {
     const ours = this.byChannel.get(leg.uniqueid)
     if (ours !== undefined) {
+      if (ours.pickedUp) return this.finish(ours, 'picked-up') // it happened; the call just ended fast
       // Our leg ended with no Pickup event before it.
       const r = ours.failureReason
       this.finish(ours, ours.answered || ours.targetGone ? 'target-gone' : r === undefined || r === '3' || r === '5' ? 'unanswered' : 'failed')
       return
     }
     const waiting = this.byTarget.get(leg.uniqueid)
-    if (waiting === undefined || this.mirror.legs.get(waiting.channelId)?.pickedFrom !== undefined) return
+    if (waiting === undefined || waiting.pickedUp || this.mirror.legs.get(waiting.channelId)?.pickedFrom !== undefined) return
     // Answered elsewhere or abandoned before our phone took it: release our phone at once.
     waiting.targetGone = true
     if (this.mirror.legs.has(waiting.channelId)) this.ami.action('Hangup', hangupLeg(waiting.channelId)).catch(() => { /* already gone */ })
@@ -173,6 +207,8 @@ class PickupTracker {
       // failure is the phone's or the call's only if the PBX still answers after it.
       if (p.confirming) return
       p.confirming = true
+      // Our leg is gone either way: the ringing leg is free for another pickup while we confirm.
+      if (this.byTarget.get(p.targetUniqueid) === p) this.byTarget.delete(p.targetUniqueid)
       this.ami.action('Ping').then(() => { this.finish(p, outcome, true) }, () => { this.finish(p, 'pbx-lost') })
       return
     }
