@@ -105,11 +105,13 @@ class Latency {
     this.n++
     if (ms > this.max) this.max = ms
   }
+
   merge (o: Latency): void {
     for (let i = 0; i < o.buckets.length; i++) this.buckets[i] = (this.buckets[i] as number) + (o.buckets[i] as number)
     this.n += o.n
     this.max = Math.max(this.max, o.max)
   }
+
   /** Nearest-rank percentile, to the bucket's upper edge. */
   p (q: number): number {
     if (this.n === 0) return NaN

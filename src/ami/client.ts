@@ -127,6 +127,7 @@ export class AmiClient extends EventEmitter<AmiClientEvents> {
     onConnect: () => this.onConnect(),
     onClose: (err) => this.onClose(err)
   }
+
   private readonly counters = {
     connectAttempts: 0,
     eventsReceived: 0,

@@ -13,7 +13,6 @@ export type RawItem = Record<string, RawValue>
 /** Flat message: every value a string (see AmiEvent in types.ts for the rules). */
 export type FlatItem = Record<string, string>
 
-
 export function normalizeItem (raw: RawItem): FlatItem {
   for (const key in raw) {
     if (typeof raw[key] !== 'string' || key.indexOf(':') !== -1 || key.endsWith('chanvariable')) {

@@ -5,6 +5,7 @@ import type { AmiHeaders } from './types.ts'
 
 const NAME_RE = /^[A-Za-z][A-Za-z0-9_-]*$/
 // CR, LF, NUL, every other C0 control and DEL: none has a place in an AMI header line.
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL_RE = /[\u0000-\u001f\u007f]/
 
 /** The object asterisk-manager's action() takes: keys are lower-cased and capitalised by it,

@@ -7,9 +7,11 @@ export interface CallerId {
 }
 
 // Names: printable text without <, >, ", \ or control characters; numbers: digits, *, #, leading +.
+// eslint-disable-next-line no-control-regex -- names must not contain control characters
 const NAMED = /^([^<>"\\\u0000-\u001f\u007f-\u009f]{0,80}?)\s*<(\+?[0-9*#]{1,32})>$/u
 const BARE = /^\+?[0-9*#]{1,32}$/
 
+// eslint-disable-next-line no-control-regex -- this regex exists to find control characters
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/u
 
 export function parseCallerId (value: string): CallerId | undefined {

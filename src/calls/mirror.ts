@@ -550,8 +550,18 @@ function compareUniqueid (a: string | undefined, b: string | undefined): number 
 
 // Header names of the two snapshots an event can carry, precomputed once.
 interface Fields {
-  uniqueid: string, linkedid: string, channel: string, state: string, callerNum: string, callerName: string
-  connectedNum: string, connectedName: string, context: string, exten: string, op: string, nonce: string
+  uniqueid: string
+  linkedid: string
+  channel: string
+  state: string
+  callerNum: string
+  callerName: string
+  connectedNum: string
+  connectedName: string
+  context: string
+  exten: string
+  op: string
+  nonce: string
 }
 const fields = (p: string): Fields => ({
   uniqueid: p + 'uniqueid',

@@ -112,7 +112,7 @@ t.test('(c) CR/LF in a value is refused before it is written; Asterisk never see
     await t.rejects(c.action('Setvar', { Variable: `UAPI_T_${tag()}`, Value: value }), { code: AmiErrorCodes.BAD_HEADER })
   }
   await t.rejects(c.action('Originate', {
-    Channel: 'Local/answer-hangup@vn-test', Application: 'Wait', Data: '1', Async: true, Variable: [`X=1\r\n\r\nAction: UserEvent\r\nUserEvent: Injected`]
+    Channel: 'Local/answer-hangup@vn-test', Application: 'Wait', Data: '1', Async: true, Variable: ['X=1\r\n\r\nAction: UserEvent\r\nUserEvent: Injected']
   }), { code: AmiErrorCodes.BAD_HEADER })
   t.equal(c.stats.actionsSent, sentBefore, 'nothing was sent')
   // Control: the same Originate sent cleanly afterwards is seen by the observer. Asterisk runs one

@@ -193,9 +193,18 @@ t.test('a snapshot drops legs Asterisk no longer has and keeps known legs and th
   applyUntil(m, ev, 0, is('BridgeEnter'))
   const before = calls(m)[0]
   const snapshot = [...m.legs.values()].filter(() => true).map((l) => ({
-    event: 'CoreShowChannel', uniqueid: l.uniqueid, linkedid: l.linkedid, channel: l.channel, channelstate: String(l.state),
-    calleridnum: l.callerNum, calleridname: l.callerName, connectedlinenum: l.connectedNum, connectedlinename: l.connectedName,
-    application: l.role === 'callee' ? 'AppDial' : 'Dial', duration: '00:00:03', bridgeid: ''
+    event: 'CoreShowChannel',
+    uniqueid: l.uniqueid,
+    linkedid: l.linkedid,
+    channel: l.channel,
+    channelstate: String(l.state),
+    calleridnum: l.callerNum,
+    calleridname: l.callerName,
+    connectedlinenum: l.connectedNum,
+    connectedlinename: l.connectedName,
+    application: l.role === 'callee' ? 'AppDial' : 'Dial',
+    duration: '00:00:03',
+    bridgeid: ''
   }))
   t.equal(m.applySnapshot(snapshot).removed, 0)
   t.same(calls(m)[0]?.phoneCallView.map((v) => v.id), before?.phoneCallView.map((v) => v.id))

@@ -48,16 +48,16 @@
  *   await caller.stop();                   // PBX hangs up the call -> reception gets CANCEL
  *   await reception.waitFor('CANCEL');
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import dgram from 'node:dgram';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { amiAction, hangupChannels, listChannels, sipCallIdOf } from './pbx.ts';
+import { spawn, type ChildProcess } from 'node:child_process'
+import dgram from 'node:dgram'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { amiAction, hangupChannels, listChannels, sipCallIdOf } from './pbx.ts'
 
-export const PBX_SIP = { host: '127.0.0.1', port: 5060 } as const;
-export const DEMO_SIP_PASSWORD = 'demo-sip-secret';
-const SIPP = process.env.SIPP_BIN ?? 'sipp';
+export const PBX_SIP = { host: '127.0.0.1', port: 5060 } as const
+export const DEMO_SIP_PASSWORD = 'demo-sip-secret'
+const SIPP = process.env.SIPP_BIN ?? 'sipp'
 
 // ------------------------------------------------------------------------------------------
 // Parsed SIP messages
@@ -83,25 +83,25 @@ export interface SipMessage {
 }
 
 /** What to wait for: a method ('INVITE'), a status ('180' or 180) or a predicate. */
-export type SipMatch = string | number | ((m: SipMessage) => boolean);
+export type SipMatch = string | number | ((m: SipMessage) => boolean)
 
-const COMPACT: Record<string, string> = { f: 'from', t: 'to', i: 'call-id', m: 'contact', v: 'via', l: 'content-length', c: 'content-type' };
+const COMPACT: Record<string, string> = { f: 'from', t: 'to', i: 'call-id', m: 'contact', v: 'via', l: 'content-length', c: 'content-type' }
 
-function parseSip(raw: string, direction: 'sent' | 'received', time: string): SipMessage | undefined {
-  const text = raw.replace(/\r\n/g, '\n').replace(/^\n+/, '');
-  const split = text.indexOf('\n\n');
-  const head = split >= 0 ? text.slice(0, split) : text;
-  const body = split >= 0 ? text.slice(split + 2).replace(/\n+$/, '') : '';
-  const lines = head.split('\n');
-  const firstLine = lines[0]?.trim() ?? '';
-  if (!firstLine) return undefined;
-  const headers: Record<string, string[]> = {};
+function parseSip (raw: string, direction: 'sent' | 'received', time: string): SipMessage | undefined {
+  const text = raw.replace(/\r\n/g, '\n').replace(/^\n+/, '')
+  const split = text.indexOf('\n\n')
+  const head = split >= 0 ? text.slice(0, split) : text
+  const body = split >= 0 ? text.slice(split + 2).replace(/\n+$/, '') : ''
+  const lines = head.split('\n')
+  const firstLine = lines[0]?.trim() ?? ''
+  if (!firstLine) return undefined
+  const headers: Record<string, string[]> = {}
   for (const line of lines.slice(1)) {
-    const i = line.indexOf(':');
-    if (i <= 0) continue;
-    let name = line.slice(0, i).trim().toLowerCase();
+    const i = line.indexOf(':')
+    if (i <= 0) continue
+    let name = line.slice(0, i).trim().toLowerCase()
     name = COMPACT[name] ?? name;
-    (headers[name] ??= []).push(line.slice(i + 1).trim());
+    (headers[name] ??= []).push(line.slice(i + 1).trim())
   }
   const msg: SipMessage = {
     direction,
@@ -111,98 +111,98 @@ function parseSip(raw: string, direction: 'sent' | 'received', time: string): Si
     body,
     raw: text,
     header: (name) => headers[COMPACT[name.toLowerCase()] ?? name.toLowerCase()]?.[0],
-  };
-  const status = /^SIP\/2\.0 (\d{3}) ?(.*)$/.exec(firstLine);
-  if (status) {
-    msg.status = Number(status[1]);
-    msg.reason = status[2];
-  } else {
-    msg.method = firstLine.split(' ')[0];
   }
-  msg.cseqMethod = msg.header('CSeq')?.split(/\s+/)[1];
-  return msg;
+  const status = /^SIP\/2\.0 (\d{3}) ?(.*)$/.exec(firstLine)
+  if (status) {
+    msg.status = Number(status[1])
+    msg.reason = status[2]
+  } else {
+    msg.method = firstLine.split(' ')[0]
+  }
+  msg.cseqMethod = msg.header('CSeq')?.split(/\s+/)[1]
+  return msg
 }
 
 /** Parses a sipp -trace_msg file. */
-export function parseMessageFile(content: string): SipMessage[] {
-  const out: SipMessage[] = [];
+export function parseMessageFile (content: string): SipMessage[] {
+  const out: SipMessage[] = []
   // Entries start with a line of dashes and a timestamp, then "UDP message sent (N bytes):" or
   // "UDP message received [N] bytes :", a blank line and the SIP message.
   for (const entry of content.split(/^-{20,} /m).slice(1)) {
-    const nl = entry.indexOf('\n');
-    const time = entry.slice(0, nl).trim();
-    const rest = entry.slice(nl + 1);
-    const kind = /^\S+ message (sent|received)[^\n]*\n/.exec(rest);
-    if (!kind) continue;
-    const msg = parseSip(rest.slice(kind[0].length), kind[1] as 'sent' | 'received', time);
-    if (msg) out.push(msg);
+    const nl = entry.indexOf('\n')
+    const time = entry.slice(0, nl).trim()
+    const rest = entry.slice(nl + 1)
+    const kind = /^\S+ message (sent|received)[^\n]*\n/.exec(rest)
+    if (!kind) continue
+    const msg = parseSip(rest.slice(kind[0].length), kind[1] as 'sent' | 'received', time)
+    if (msg) out.push(msg)
   }
-  return out;
+  return out
 }
 
-function matches(m: SipMessage, what: SipMatch): boolean {
-  if (typeof what === 'function') return what(m);
-  const s = String(what);
-  if (/^\d{3}$/.test(s)) return m.status === Number(s);
-  return m.method === s.toUpperCase();
+function matches (m: SipMessage, what: SipMatch): boolean {
+  if (typeof what === 'function') return what(m)
+  const s = String(what)
+  if (/^\d{3}$/.test(s)) return m.status === Number(s)
+  return m.method === s.toUpperCase()
 }
 
-function describe(what: SipMatch): string {
-  return typeof what === 'function' ? 'a matching message' : String(what);
+function describe (what: SipMatch): string {
+  return typeof what === 'function' ? 'a matching message' : String(what)
 }
 
 // ------------------------------------------------------------------------------------------
 // Local ports
 
-const PORT_MIN = 5070;
-const PORT_MAX = 5999;
-const usedPorts = new Set<number>();
+const PORT_MIN = 5070
+const PORT_MAX = 5999
+const usedPorts = new Set<number>()
 // Start at a random place so test files run one after another (separate processes) do not
 // reuse each other's ports while the PBX may still hold dialogs or contacts for them.
-let nextPort = PORT_MIN + Math.floor(Math.random() * (PORT_MAX - PORT_MIN + 1));
+let nextPort = PORT_MIN + Math.floor(Math.random() * (PORT_MAX - PORT_MIN + 1))
 
-function udpPortFree(port: number): Promise<boolean> {
+function udpPortFree (port: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const s = dgram.createSocket('udp4');
-    s.once('error', () => resolve(false));
-    s.bind(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
+    const s = dgram.createSocket('udp4')
+    s.once('error', () => resolve(false))
+    s.bind(port, '127.0.0.1', () => s.close(() => resolve(true)))
+  })
 }
 
 /** Whether some process has bound UDP `port` (Linux /proc/net/udp; read-only, unlike a bind probe). */
-function udpPortBound(port: number): boolean {
-  const hex = ':' + port.toString(16).toUpperCase().padStart(4, '0') + ' ';
+function udpPortBound (port: number): boolean {
+  const hex = ':' + port.toString(16).toUpperCase().padStart(4, '0') + ' '
   for (const table of ['/proc/net/udp', '/proc/net/udp6']) {
-    if (!existsSync(table)) continue;
+    if (!existsSync(table)) continue
     for (const line of readFileSync(table, 'utf8').split('\n')) {
       // "  sl  local_address rem_address ...": the local address is the second column.
-      const local = line.trim().split(/\s+/)[1];
-      if (local !== undefined && (local + ' ').endsWith(hex)) return true;
+      const local = line.trim().split(/\s+/)[1]
+      if (local !== undefined && (local + ' ').endsWith(hex)) return true
     }
   }
-  return false;
+  return false
 }
 
 /** A free local SIP port and its sipp control port (port + 10000), never reused in this process. */
-async function allocatePort(): Promise<number> {
+async function allocatePort (): Promise<number> {
   for (let tries = 0; tries <= PORT_MAX - PORT_MIN; tries++) {
-    const port = nextPort;
-    nextPort = nextPort >= PORT_MAX ? PORT_MIN : nextPort + 1;
-    if (usedPorts.has(port)) continue;
+    const port = nextPort
+    nextPort = nextPort >= PORT_MAX ? PORT_MIN : nextPort + 1
+    if (usedPorts.has(port)) continue
     if ((await udpPortFree(port)) && (await udpPortFree(port + 10_000))) {
-      usedPorts.add(port);
-      return port;
+      usedPorts.add(port)
+      return port
     }
   }
-  throw new Error(`no free UDP port in ${PORT_MIN}-${PORT_MAX} for a SIPp phone`);
+  throw new Error(`no free UDP port in ${PORT_MIN}-${PORT_MAX} for a SIPp phone`)
 }
 
-async function waitUntil(cond: () => boolean | Promise<boolean>, timeoutMs: number, what: () => string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+async function waitUntil (cond: () => boolean | Promise<boolean>, timeoutMs: number, what: () => string): Promise<void> {
+  const deadline = Date.now() + timeoutMs
   for (;;) {
-    if (await cond()) return;
-    if (Date.now() > deadline) throw new Error(what());
-    await new Promise((r) => setTimeout(r, 25));
+    if (await cond()) return
+    if (Date.now() > deadline) throw new Error(what())
+    await new Promise((resolve) => setTimeout(resolve, 25))
   }
 }
 
@@ -210,14 +210,14 @@ async function waitUntil(cond: () => boolean | Promise<boolean>, timeoutMs: numb
 // Scenarios (generated per run, so timings are literal attribute values)
 
 const xml = (name: string, body: string): string =>
-  `<?xml version="1.0" encoding="ISO-8859-1" ?>\n<!DOCTYPE scenario SYSTEM "sipp.dtd">\n<scenario name="${name}">\n${body}\n</scenario>\n`;
+  `<?xml version="1.0" encoding="ISO-8859-1" ?>\n<!DOCTYPE scenario SYSTEM "sipp.dtd">\n<scenario name="${name}">\n${body}\n</scenario>\n`
 
-const msg = (text: string, attrs = ''): string => `  <send${attrs}><![CDATA[\n\n${text.trim()}\n\n  ]]></send>`;
+const msg = (text: string, attrs = ''): string => `  <send${attrs}><![CDATA[\n\n${text.trim()}\n\n  ]]></send>`
 
-function sdp(mediaPort: number): string {
+function sdp (mediaPort: number): string {
   return [
     'v=0',
-    `o=sipp 1 1 IN IP4 127.0.0.1`,
+    'o=sipp 1 1 IN IP4 127.0.0.1',
     's=-',
     'c=IN IP4 127.0.0.1',
     't=0 0',
@@ -225,10 +225,10 @@ function sdp(mediaPort: number): string {
     'a=rtpmap:0 PCMU/8000',
     'a=rtpmap:8 PCMA/8000',
     'a=sendrecv',
-  ].join('\n');
+  ].join('\n')
 }
 
-function registerScenario(ext: string, expires: number): string {
+function registerScenario (ext: string, expires: number): string {
   const req = (cseq: number, auth: boolean): string => `
 REGISTER sip:${PBX_SIP.host}:${PBX_SIP.port} SIP/2.0
 Via: SIP/2.0/UDP 127.0.0.1:[local_port];branch=[branch]
@@ -240,18 +240,18 @@ Contact: <sip:${ext}@127.0.0.1:[local_port]>
 ${auth ? '[authentication]\n' : ''}Max-Forwards: 70
 Expires: ${expires}
 User-Agent: uapi-test-sipp
-Content-Length: 0`;
+Content-Length: 0`
   return xml(
     'register',
-    [msg(req(1, false), ' retrans="500"'), '  <recv response="401" auth="true"/>', msg(req(2, true), ' retrans="500"'), '  <recv response="200"/>'].join('\n'),
-  );
+    [msg(req(1, false), ' retrans="500"'), '  <recv response="401" auth="true"/>', msg(req(2, true), ' retrans="500"'), '  <recv response="200"/>'].join('\n')
+  )
 }
 
-export type AnswerMode = 'ring' | 'answer' | 'none';
+export type AnswerMode = 'ring' | 'answer' | 'none'
 
-function uasScenario(ext: string, port: number, o: { mode: 'ring' | 'answer'; answerAfterMs: number; hangupAfterMs?: number }): string {
-  const toTag = '[last_To:];tag=[pid]SIPpTag01[call_number]';
-  const contact = `Contact: <sip:${ext}@127.0.0.1:[local_port]>`;
+function uasScenario (ext: string, port: number, o: { mode: 'ring' | 'answer'; answerAfterMs: number; hangupAfterMs?: number }): string {
+  const toTag = '[last_To:];tag=[pid]SIPpTag01[call_number]'
+  const contact = `Contact: <sip:${ext}@127.0.0.1:[local_port]>`
   const reply = (code: string, extra = ''): string => `
 SIP/2.0 ${code}
 [last_Via:]
@@ -260,7 +260,7 @@ ${toTag}
 [last_Call-ID:]
 [last_CSeq:]
 ${contact}
-${extra}Content-Length: 0`;
+${extra}Content-Length: 0`
   const ok200Sdp = `
 SIP/2.0 200 OK
 [last_Via:]
@@ -272,7 +272,7 @@ ${contact}
 Content-Type: application/sdp
 Content-Length: [len]
 
-${sdp(port + 20_000)}`;
+${sdp(port + 20_000)}`
   const cancelled = [
     msg(reply('200 OK')),
     // 487 for the INVITE: same Via/From/Call-ID as the CANCEL, CSeq number of the INVITE.
@@ -286,22 +286,22 @@ CSeq: [$cseq] INVITE
 ${contact}
 Content-Length: 0`),
     '  <recv request="ACK" next="end"/>',
-  ];
+  ]
   const cancelRecv = (attrs: string): string =>
-    `  <recv request="CANCEL"${attrs}>\n    <action><ereg regexp="[0-9]+" search_in="hdr" header="CSeq:" assign_to="cseq"/></action>\n  </recv>`;
+    `  <recv request="CANCEL"${attrs}>\n    <action><ereg regexp="[0-9]+" search_in="hdr" header="CSeq:" assign_to="cseq"/></action>\n  </recv>`
   // sipp rejects variables that are set but never used: capture the caller only when we send BYE.
-  const sendsBye = o.mode === 'answer' && o.hangupAfterMs !== undefined;
+  const sendsBye = o.mode === 'answer' && o.hangupAfterMs !== undefined
   const steps: string[] = [
     sendsBye
       ? '  <recv request="INVITE" rrs="true">\n    <action><ereg regexp=".*" search_in="hdr" header="From:" assign_to="peer"/></action>\n  </recv>'
       : '  <recv request="INVITE" rrs="true"/>',
     msg(reply('180 Ringing')),
-  ];
+  ]
   if (o.mode === 'ring') {
-    steps.push(cancelRecv(''), ...cancelled);
+    steps.push(cancelRecv(''), ...cancelled)
   } else {
     if (o.answerAfterMs > 0) {
-      steps.push(cancelRecv(` timeout="${o.answerAfterMs}" ontimeout="answer"`), ...cancelled);
+      steps.push(cancelRecv(` timeout="${o.answerAfterMs}" ontimeout="answer"`), ...cancelled)
     }
     steps.push(
       '  <label id="answer"/>',
@@ -320,8 +320,8 @@ Content-Length: 0`),
       '  <recv request="ACK" next="talk"/>',
       '  <label id="update"/>',
       msg(reply('200 OK')),
-      '  <nop next="talk"/>',
-    );
+      '  <nop next="talk"/>'
+    )
   }
   if (sendsBye) {
     steps.push(
@@ -337,19 +337,19 @@ CSeq: 1 BYE
 ${contact}
 Max-Forwards: 70
 Content-Length: 0`,
-        ' retrans="500"',
+        ' retrans="500"'
       ),
-      '  <recv response="200"/>',
-    );
+      '  <recv response="200"/>'
+    )
   }
-  steps.push('  <label id="end"/>');
-  return xml(`uas-${o.mode}`, steps.join('\n'));
+  steps.push('  <label id="end"/>')
+  return xml(`uas-${o.mode}`, steps.join('\n'))
 }
 
-const FAILURE_CODES = [401, 403, 404, 407, 408, 480, 484, 486, 487, 488, 500, 503, 603];
+const FAILURE_CODES = [401, 403, 404, 407, 408, 480, 484, 486, 487, 488, 500, 503, 603]
 
-function uacScenario(from: string, to: string, port: number, talkMs: number | undefined): string {
-  const ruri = `sip:${to}@${PBX_SIP.host}:${PBX_SIP.port}`;
+function uacScenario (from: string, to: string, port: number, talkMs: number | undefined): string {
+  const ruri = `sip:${to}@${PBX_SIP.host}:${PBX_SIP.port}`
   const invite = (cseq: number, auth: boolean): string => `
 INVITE ${ruri} SIP/2.0
 Via: SIP/2.0/UDP 127.0.0.1:[local_port];branch=[branch]
@@ -363,7 +363,7 @@ User-Agent: uapi-test-sipp
 Content-Type: application/sdp
 Content-Length: [len]
 
-${sdp(port + 20_000)}`;
+${sdp(port + 20_000)}`
   // ACK for a non-2xx final response: same branch as the INVITE ([last_Via:] of the response).
   const ackFailure = (cseq: number): string => `
 ACK ${ruri} SIP/2.0
@@ -373,7 +373,7 @@ ACK ${ruri} SIP/2.0
 [last_Call-ID:]
 CSeq: ${cseq} ACK
 Max-Forwards: 70
-Content-Length: 0`;
+Content-Length: 0`
   const inDialog = (method: string, cseq: number): string => `
 ${method} [next_url] SIP/2.0
 Via: SIP/2.0/UDP 127.0.0.1:[local_port];branch=[branch]
@@ -384,7 +384,7 @@ To: <sip:${to}@${PBX_SIP.host}>[peer_tag_param]
 CSeq: ${cseq} ${method}
 Contact: <sip:${from}@127.0.0.1:[local_port]>
 Max-Forwards: 70
-Content-Length: 0`;
+Content-Length: 0`
   const reply200 = (sdpBody: boolean): string => `
 SIP/2.0 200 OK
 [last_Via:]
@@ -393,7 +393,7 @@ SIP/2.0 200 OK
 [last_Call-ID:]
 [last_CSeq:]
 Contact: <sip:${from}@127.0.0.1:[local_port]>
-${sdpBody ? `Content-Type: application/sdp\nContent-Length: [len]\n\n${sdp(port + 20_000)}` : 'Content-Length: 0'}`;
+${sdpBody ? `Content-Type: application/sdp\nContent-Length: [len]\n\n${sdp(port + 20_000)}` : 'Content-Length: 0'}`
   const steps = [
     msg(invite(1, false), ' retrans="500"'),
     '  <recv response="100" optional="true"/>',
@@ -426,8 +426,8 @@ ${sdpBody ? `Content-Type: application/sdp\nContent-Length: [len]\n\n${sdp(port 
     '  <label id="failed"/>',
     msg(ackFailure(2)),
     '  <label id="end"/>',
-  ];
-  return xml('uac', steps.join('\n'));
+  ]
+  return xml('uac', steps.join('\n'))
 }
 
 // ------------------------------------------------------------------------------------------
@@ -443,17 +443,17 @@ interface Run {
   exitCode?: number | null;
 }
 
-const livePhones = new Set<Phone>();
-const liveProcs = new Set<ChildProcess>();
-let exitHookInstalled = false;
+const livePhones = new Set<Phone>()
+const liveProcs = new Set<ChildProcess>()
+let exitHookInstalled = false
 
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
+function installExitHook (): void {
+  if (exitHookInstalled) return
+  exitHookInstalled = true
   // Last resort: never leave sipp processes behind when a test process ends.
   process.on('exit', () => {
-    for (const p of liveProcs) p.kill('SIGKILL');
-  });
+    for (const p of liveProcs) p.kill('SIGKILL')
+  })
 }
 
 export interface RegisterOptions {
@@ -477,111 +477,111 @@ export interface CallOptions {
 }
 
 export class Phone {
-  readonly extension: string;
+  readonly extension: string
   /** Local UDP port of this phone on 127.0.0.1. */
-  readonly port: number;
-  readonly dir: string;
-  readonly kind: 'registered' | 'caller';
-  private readonly password: string;
-  private readonly runs: Run[] = [];
-  private registered = false;
-  private stopped = false;
+  readonly port: number
+  readonly dir: string
+  readonly kind: 'registered' | 'caller'
+  private readonly password: string
+  private readonly runs: Run[] = []
+  private registered = false
+  private stopped = false
 
-  private constructor(extension: string, port: number, kind: 'registered' | 'caller', password: string) {
-    this.extension = extension;
-    this.port = port;
-    this.kind = kind;
-    this.password = password;
-    this.dir = mkdtempSync(join(tmpdir(), `sipp-${extension.replace(/\W/g, '_')}-${port}-`));
-    livePhones.add(this);
-    installExitHook();
+  private constructor (extension: string, port: number, kind: 'registered' | 'caller', password: string) {
+    this.extension = extension
+    this.port = port
+    this.kind = kind
+    this.password = password
+    this.dir = mkdtempSync(join(tmpdir(), `sipp-${extension.replace(/\W/g, '_')}-${port}-`))
+    livePhones.add(this)
+    installExitHook()
   }
 
   /** Registers `extension` and (unless mode 'none') waits for incoming calls. */
-  static async register(extension: string, opts: RegisterOptions = {}): Promise<Phone> {
-    const phone = new Phone(extension, await allocatePort(), 'registered', opts.password ?? DEMO_SIP_PASSWORD);
+  static async register (extension: string, opts: RegisterOptions = {}): Promise<Phone> {
+    const phone = new Phone(extension, await allocatePort(), 'registered', opts.password ?? DEMO_SIP_PASSWORD)
     try {
-      await phone.doRegister(opts.expires ?? 3600, opts.timeoutMs ?? 5_000);
-      phone.registered = true;
-      const mode = opts.mode ?? 'ring';
+      await phone.doRegister(opts.expires ?? 3600, opts.timeoutMs ?? 5_000)
+      phone.registered = true
+      const mode = opts.mode ?? 'ring'
       if (mode !== 'none') {
-        const scenario = uasScenario(extension, phone.port, { mode, answerAfterMs: opts.answerAfterMs ?? 0, hangupAfterMs: opts.hangupAfterMs });
-        phone.start(`uas-${mode}`, scenario, []);
+        const scenario = uasScenario(extension, phone.port, { mode, answerAfterMs: opts.answerAfterMs ?? 0, hangupAfterMs: opts.hangupAfterMs })
+        phone.start(`uas-${mode}`, scenario, [])
         // sipp binds its port at start-up; resolve only once it can receive the PBX's INVITE. The check
         // reads the kernel's socket table: probing by binding the port ourselves could hold it at the
         // very moment sipp binds, and sipp would exit with "Address already in use".
-        await waitUntil(() => udpPortBound(phone.port) || phone.current()?.exitCode !== undefined, 5_000, () => phone.failure('sipp did not bind its port'));
-        if (phone.current()?.exitCode !== undefined) throw new Error(phone.failure('sipp (uas) exited at start'));
+        await waitUntil(() => udpPortBound(phone.port) || phone.current()?.exitCode !== undefined, 5_000, () => phone.failure('sipp did not bind its port'))
+        if (phone.current()?.exitCode !== undefined) throw new Error(phone.failure('sipp (uas) exited at start'))
       }
-      return phone;
+      return phone
     } catch (err) {
-      await phone.stop();
-      throw err;
+      await phone.stop()
+      throw err
     }
   }
 
   /** Calls `to` as extension `from`. Resolves once sipp runs; use waitFor('180'/'200'...). */
-  static async call(from: string, to: string, opts: CallOptions = {}): Promise<Phone> {
-    const phone = new Phone(from, await allocatePort(), 'caller', opts.password ?? DEMO_SIP_PASSWORD);
-    phone.start('uac', uacScenario(from, to, phone.port, opts.talkMs), ['-m', '1', `${PBX_SIP.host}:${PBX_SIP.port}`]);
-    return phone;
+  static async call (from: string, to: string, opts: CallOptions = {}): Promise<Phone> {
+    const phone = new Phone(from, await allocatePort(), 'caller', opts.password ?? DEMO_SIP_PASSWORD)
+    phone.start('uac', uacScenario(from, to, phone.port, opts.talkMs), ['-m', '1', `${PBX_SIP.host}:${PBX_SIP.port}`])
+    return phone
   }
 
   /** All recorded messages (every sipp run of this phone, in order). */
-  messages(): SipMessage[] {
-    return this.runs.flatMap((r) => (existsSync(r.messageFile) ? parseMessageFile(readFileSync(r.messageFile, 'utf8')) : []));
+  messages (): SipMessage[] {
+    return this.runs.flatMap((r) => (existsSync(r.messageFile) ? parseMessageFile(readFileSync(r.messageFile, 'utf8')) : []))
   }
 
-  received(what?: SipMatch): SipMessage[] {
-    return this.messages().filter((m) => m.direction === 'received' && (what === undefined || matches(m, what)));
+  received (what?: SipMatch): SipMessage[] {
+    return this.messages().filter((m) => m.direction === 'received' && (what === undefined || matches(m, what)))
   }
 
-  sent(what?: SipMatch): SipMessage[] {
-    return this.messages().filter((m) => m.direction === 'sent' && (what === undefined || matches(m, what)));
+  sent (what?: SipMatch): SipMessage[] {
+    return this.messages().filter((m) => m.direction === 'sent' && (what === undefined || matches(m, what)))
   }
 
   /** True once a call was answered (a 200 OK to an INVITE was sent or received). */
-  answered(): boolean {
-    return this.messages().some((m) => m.status === 200 && m.cseqMethod === 'INVITE');
+  answered (): boolean {
+    return this.messages().some((m) => m.status === 200 && m.cseqMethod === 'INVITE')
   }
 
-  gotCancel(): boolean {
-    return this.received('CANCEL').length > 0;
+  gotCancel (): boolean {
+    return this.received('CANCEL').length > 0
   }
 
-  gotBye(): boolean {
-    return this.received('BYE').length > 0;
+  gotBye (): boolean {
+    return this.received('BYE').length > 0
   }
 
   /** Waits for the nth (default first) received (or, with direction 'sent', sent) message matching `what`. */
-  async waitFor(
+  async waitFor (
     what: SipMatch,
-    { timeoutMs = 10_000, nth = 1, direction = 'received' }: { timeoutMs?: number; nth?: number; direction?: 'received' | 'sent' } = {},
+    { timeoutMs = 10_000, nth = 1, direction = 'received' }: { timeoutMs?: number; nth?: number; direction?: 'received' | 'sent' } = {}
   ): Promise<SipMessage> {
-    let found: SipMessage | undefined;
+    let found: SipMessage | undefined
     await waitUntil(
       () => {
-        found = (direction === 'sent' ? this.sent(what) : this.received(what))[nth - 1];
-        return found !== undefined;
+        found = (direction === 'sent' ? this.sent(what) : this.received(what))[nth - 1]
+        return found !== undefined
       },
       timeoutMs,
-      () => this.failure(`did not ${direction === 'sent' ? 'send' : 'receive'} ${describe(what)}${nth > 1 ? ` #${nth}` : ''} within ${timeoutMs} ms`),
-    );
-    return found!;
+      () => this.failure(`did not ${direction === 'sent' ? 'send' : 'receive'} ${describe(what)}${nth > 1 ? ` #${nth}` : ''} within ${timeoutMs} ms`)
+    )
+    return found!
   }
 
   /** Waits for the current sipp run to exit; resolves its exit code (0 = scenario completed). */
-  async waitForExit({ timeoutMs = 10_000 }: { timeoutMs?: number } = {}): Promise<number | null> {
-    const run = this.current();
-    if (!run) return null;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(this.failure(`sipp (${run.name}) still running after ${timeoutMs} ms`))), timeoutMs);
-    });
+  async waitForExit ({ timeoutMs = 10_000 }: { timeoutMs?: number } = {}): Promise<number | null> {
+    const run = this.current()
+    if (!run) return null
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new Error(this.failure(`sipp (${run.name}) still running after ${timeoutMs} ms`))), timeoutMs)
+    })
     try {
-      return await Promise.race([run.exit, timeout]);
+      return await Promise.race([run.exit, timeout])
     } finally {
-      clearTimeout(timer);
+      clearTimeout(timer)
     }
   }
 
@@ -590,47 +590,47 @@ export class Phone {
    * (killing sipp sends nothing, and the PBX never times out a silent call), then unregisters a
    * registered phone so the PBX does not keep ringing a dead port. Idempotent.
    */
-  async stop(): Promise<void> {
-    if (this.stopped) return;
-    this.stopped = true;
-    await Promise.all(this.runs.map((r) => this.kill(r)));
-    await this.hangupMyChannels().catch(() => undefined);
+  async stop (): Promise<void> {
+    if (this.stopped) return
+    this.stopped = true
+    await Promise.all(this.runs.map((r) => this.kill(r)))
+    await this.hangupMyChannels().catch(() => undefined)
     if (this.registered) {
-      this.registered = false;
-      await this.doRegister(0, 3_000).catch(() => undefined);
+      this.registered = false
+      await this.doRegister(0, 3_000).catch(() => undefined)
     }
-    livePhones.delete(this);
-    if (!process.env.KEEP_SIPP_FILES) rmSync(this.dir, { recursive: true, force: true });
+    livePhones.delete(this)
+    if (!process.env.KEEP_SIPP_FILES) rmSync(this.dir, { recursive: true, force: true })
   }
 
   /** Last lines of the recorded SIP traffic and sipp's error output, for failure messages. */
-  logTail(maxChars = 3_000): string {
-    const parts: string[] = [];
+  logTail (maxChars = 3_000): string {
+    const parts: string[] = []
     for (const r of this.runs) {
-      const err = existsSync(r.logFile) ? readFileSync(r.logFile, 'utf8') : '';
-      parts.push(`--- sipp ${r.name} (exit ${r.exitCode === undefined ? 'running' : r.exitCode})${r.stderr ? `\n${r.stderr.trim()}` : ''}${err ? `\n${err.trim()}` : ''}`);
+      const err = existsSync(r.logFile) ? readFileSync(r.logFile, 'utf8') : ''
+      parts.push(`--- sipp ${r.name} (exit ${r.exitCode === undefined ? 'running' : r.exitCode})${r.stderr ? `\n${r.stderr.trim()}` : ''}${err ? `\n${err.trim()}` : ''}`)
     }
-    const msgs = this.messages().map((m) => `${m.direction === 'sent' ? '>>' : '<<'} ${m.firstLine}${m.cseqMethod && m.status ? ` (${m.cseqMethod})` : ''}`);
-    const text = `${parts.join('\n')}\n--- SIP messages of ${this.extension}@${this.port}:\n${msgs.join('\n')}`;
-    return text.length > maxChars ? `...${text.slice(-maxChars)}` : text;
+    const msgs = this.messages().map((m) => `${m.direction === 'sent' ? '>>' : '<<'} ${m.firstLine}${m.cseqMethod && m.status ? ` (${m.cseqMethod})` : ''}`)
+    const text = `${parts.join('\n')}\n--- SIP messages of ${this.extension}@${this.port}:\n${msgs.join('\n')}`
+    return text.length > maxChars ? `...${text.slice(-maxChars)}` : text
   }
 
   // ---------------------------------------------------------------------------------------
 
-  private current(): Run | undefined {
-    return this.runs[this.runs.length - 1];
+  private current (): Run | undefined {
+    return this.runs[this.runs.length - 1]
   }
 
-  private failure(what: string): string {
-    return `phone ${this.extension} (udp ${this.port}): ${what}\n${this.logTail()}`;
+  private failure (what: string): string {
+    return `phone ${this.extension} (udp ${this.port}): ${what}\n${this.logTail()}`
   }
 
-  private start(name: string, scenario: string, extraArgs: string[]): Run {
-    const idx = this.runs.length + 1;
-    const scenarioFile = join(this.dir, `${idx}-${name}.xml`);
-    const messageFile = join(this.dir, `${idx}-${name}.msg`);
-    const logFile = join(this.dir, `${idx}-${name}.err`);
-    writeFileSync(scenarioFile, scenario);
+  private start (name: string, scenario: string, extraArgs: string[]): Run {
+    const idx = this.runs.length + 1
+    const scenarioFile = join(this.dir, `${idx}-${name}.xml`)
+    const messageFile = join(this.dir, `${idx}-${name}.msg`)
+    const logFile = join(this.dir, `${idx}-${name}.err`)
+    writeFileSync(scenarioFile, scenario)
     const args = [
       ...extraArgs,
       '-sf', scenarioFile,
@@ -642,83 +642,83 @@ export class Phone {
       '-nostdin',
       '-trace_msg', '-message_file', messageFile,
       '-trace_err', '-error_file', logFile,
-    ];
-    const proc = spawn(SIPP, args, { cwd: this.dir, stdio: ['ignore', 'ignore', 'pipe'] });
-    liveProcs.add(proc);
-    const run: Run = { name, proc, messageFile, logFile, stderr: '', exit: Promise.resolve(null) };
+    ]
+    const proc = spawn(SIPP, args, { cwd: this.dir, stdio: ['ignore', 'ignore', 'pipe'] })
+    liveProcs.add(proc)
+    const run: Run = { name, proc, messageFile, logFile, stderr: '', exit: Promise.resolve(null) }
     proc.stderr?.on('data', (d: Buffer) => {
-      run.stderr = (run.stderr + d.toString()).slice(-2_000);
-    });
+      run.stderr = (run.stderr + d.toString()).slice(-2_000)
+    })
     run.exit = new Promise((resolve) => {
       proc.once('error', (e) => {
-        run.stderr += `\nspawn ${SIPP} failed: ${e.message}`;
-        run.exitCode = null;
-        liveProcs.delete(proc);
-        resolve(null);
-      });
+        run.stderr += `\nspawn ${SIPP} failed: ${e.message}`
+        run.exitCode = null
+        liveProcs.delete(proc)
+        resolve(null)
+      })
       proc.once('exit', (code, signal) => {
-        run.exitCode = code ?? (signal ? null : code);
-        liveProcs.delete(proc);
-        resolve(run.exitCode);
-      });
-    });
-    this.runs.push(run);
-    return run;
+        run.exitCode = code ?? (signal ? null : code)
+        liveProcs.delete(proc)
+        resolve(run.exitCode)
+      })
+    })
+    this.runs.push(run)
+    return run
   }
 
-  private async doRegister(expires: number, timeoutMs: number): Promise<void> {
-    const run = this.start(expires === 0 ? 'unregister' : 'register', registerScenario(this.extension, expires), ['-m', '1', `${PBX_SIP.host}:${PBX_SIP.port}`]);
-    let timer: NodeJS.Timeout | undefined;
+  private async doRegister (expires: number, timeoutMs: number): Promise<void> {
+    const run = this.start(expires === 0 ? 'unregister' : 'register', registerScenario(this.extension, expires), ['-m', '1', `${PBX_SIP.host}:${PBX_SIP.port}`])
+    let timer: NodeJS.Timeout | undefined
     const code = await Promise.race([
       run.exit,
-      new Promise<'timeout'>((r) => {
-        timer = setTimeout(() => r('timeout'), timeoutMs);
+      new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), timeoutMs)
       }),
-    ]);
-    clearTimeout(timer);
-    if (code === 'timeout') await this.kill(run);
-    const ok = this.messagesOf(run).some((m) => m.direction === 'received' && m.status === 200 && m.cseqMethod === 'REGISTER');
+    ])
+    clearTimeout(timer)
+    if (code === 'timeout') await this.kill(run)
+    const ok = this.messagesOf(run).some((m) => m.direction === 'received' && m.status === 200 && m.cseqMethod === 'REGISTER')
     if (!ok) {
-      const last = this.messagesOf(run).filter((m) => m.direction === 'received' && m.status !== undefined).pop();
-      throw new Error(this.failure(`${expires === 0 ? 'unregister' : 'registration'} failed: ${last ? `final response ${last.status} ${last.reason}` : code === 'timeout' ? `no answer within ${timeoutMs} ms` : `sipp exit ${code}`}`));
+      const last = this.messagesOf(run).filter((m) => m.direction === 'received' && m.status !== undefined).pop()
+      throw new Error(this.failure(`${expires === 0 ? 'unregister' : 'registration'} failed: ${last ? `final response ${last.status} ${last.reason}` : code === 'timeout' ? `no answer within ${timeoutMs} ms` : `sipp exit ${code}`}`))
     }
   }
 
-  private messagesOf(run: Run): SipMessage[] {
-    return existsSync(run.messageFile) ? parseMessageFile(readFileSync(run.messageFile, 'utf8')) : [];
+  private messagesOf (run: Run): SipMessage[] {
+    return existsSync(run.messageFile) ? parseMessageFile(readFileSync(run.messageFile, 'utf8')) : []
   }
 
-  private async kill(run: Run): Promise<void> {
-    if (run.exitCode !== undefined) return;
-    run.proc.kill('SIGTERM');
-    const t = setTimeout(() => run.proc.kill('SIGKILL'), 2_000);
-    await run.exit;
-    clearTimeout(t);
+  private async kill (run: Run): Promise<void> {
+    if (run.exitCode !== undefined) return
+    run.proc.kill('SIGTERM')
+    const t = setTimeout(() => run.proc.kill('SIGKILL'), 2_000)
+    await run.exit
+    clearTimeout(t)
   }
 
   /** Hangs up PBX channels of this endpoint whose SIP Call-ID is one of this phone's calls. */
-  private async hangupMyChannels(): Promise<void> {
-    const callIds = new Set(this.messages().filter((m) => m.cseqMethod === 'INVITE').map((m) => m.header('Call-ID')).filter((c): c is string => !!c));
-    if (callIds.size === 0) return;
-    const prefix = `PJSIP/${this.extension}-`;
-    const mine: string[] = [];
+  private async hangupMyChannels (): Promise<void> {
+    const callIds = new Set(this.messages().filter((m) => m.cseqMethod === 'INVITE').map((m) => m.header('Call-ID')).filter((c): c is string => !!c))
+    if (callIds.size === 0) return
+    const prefix = `PJSIP/${this.extension}-`
+    const mine: string[] = []
     for (const ch of await listChannels()) {
-      const name = ch.Channel ?? '';
-      if (!name.startsWith(prefix)) continue;
-      const callId = await sipCallIdOf(name);
-      if (callId && callIds.has(callId)) mine.push(name);
+      const name = ch.Channel ?? ''
+      if (!name.startsWith(prefix)) continue
+      const callId = await sipCallIdOf(name)
+      if (callId && callIds.has(callId)) mine.push(name)
     }
-    await hangupChannels(mine);
+    await hangupChannels(mine)
   }
 }
 
 /** Stops every phone this process started (kill sipp, hang up their calls, unregister). */
-export async function stopAllPhones(): Promise<void> {
-  await Promise.all([...livePhones].map((p) => p.stop()));
+export async function stopAllPhones (): Promise<void> {
+  await Promise.all([...livePhones].map((p) => p.stop()))
 }
 
 /** Registered contacts of an extension as the PBX sees them (AMI PJSIPShowContacts). */
-export async function contactsOf(extension: string): Promise<string[]> {
-  const r = await amiAction({ Action: 'PJSIPShowContacts' }, { allowError: true });
-  return r.items.filter((i) => i.Endpoint === extension).map((i) => i.Uri ?? '');
+export async function contactsOf (extension: string): Promise<string[]> {
+  const r = await amiAction({ Action: 'PJSIPShowContacts' }, { allowError: true })
+  return r.items.filter((i) => i.Endpoint === extension).map((i) => i.Uri ?? '')
 }

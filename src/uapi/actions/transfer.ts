@@ -32,8 +32,10 @@ export function callOrganization (ctx: ActionContext, orgId: number | undefined)
   if (orgId !== undefined) return orgId
   const call = ctx.calls.find(ctx.phoneCallId, ctx.scope.selection)
   if (call === undefined) throw uapiError('pc_phonecall_invalid')
-  for (const organizationId of call.parties.values()) return Number(organizationId)
-  throw uapiError('pc_phonecall_invalid')
+  // The first party's organization (a call's parties are in the order they joined it).
+  const first = call.parties.values().next()
+  if (first.done === true) throw uapiError('pc_phonecall_invalid')
+  return Number(first.value)
 }
 
 export const transferAction: ActionHandler = async (ctx) => {

@@ -9,8 +9,17 @@ export const ErrorEnvelope = Type.Object({
 
 /** The error responses every UAPI route declares, so their serializer is compiled too. */
 export const errorResponses = {
-  400: ErrorEnvelope, 401: ErrorEnvelope, 404: ErrorEnvelope, 409: ErrorEnvelope, 413: ErrorEnvelope,
-  415: ErrorEnvelope, 429: ErrorEnvelope, 500: ErrorEnvelope, 501: ErrorEnvelope, 502: ErrorEnvelope, 503: ErrorEnvelope
+  400: ErrorEnvelope,
+  401: ErrorEnvelope,
+  404: ErrorEnvelope,
+  409: ErrorEnvelope,
+  413: ErrorEnvelope,
+  415: ErrorEnvelope,
+  429: ErrorEnvelope,
+  500: ErrorEnvelope,
+  501: ErrorEnvelope,
+  502: ErrorEnvelope,
+  503: ErrorEnvelope
 }
 
 // Lengths are bounded so that no path segment can make lookups or logs expensive.
