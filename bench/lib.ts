@@ -235,16 +235,8 @@ export async function engineWithFakeAmi (beforeReady?: (app: App) => void): Prom
   }
 }
 
-/** A bearer token for a demo user (client demo-<id>, secret demo-secret-<id>). */
-export async function tokenFor (app: App, userId: number): Promise<string> {
-  const res = await app.inject({
-    method: 'POST',
-    url: '/oauth/token',
-    payload: { grant_type: 'client_credentials', client_id: `demo-${userId}`, client_secret: `demo-secret-${userId}` }
-  })
-  if (res.statusCode !== 200) throw new Error(`token for ${userId}: ${res.statusCode} ${res.body}`)
-  return (res.json() as { access_token: string }).access_token
-}
+// A bearer token for a demo user: the tests' helper, so both get tokens the same way.
+export { tokenFor } from '../test/helpers/app.ts'
 
 /** Streams synthetic events through the fake peer and waits until the engine applied the last one. */
 export async function streamThroughPeer (eut: EngineUnderTest, events: readonly Headers[], applied: () => boolean): Promise<void> {
