@@ -282,3 +282,46 @@ t.test('call ids are stable, opaque and differ between calls', async (t) => {
   t.not(derive('1795842829.10'), derive('1795842829.11'))
   t.not(callIdDeriver('other')('1795842829.10'), derive('1795842829.10'), 'the secret matters')
 })
+
+t.test('Local channels join the call but never show as parties', async (t) => {
+  const m = newMirror()
+  const ev = (e: Record<string, string>): void => m.apply({ event: 'Newchannel', channelstate: '0', ...e } as AmiEvent)
+  // 300 dials through a Local pair (as a queue or a follow-me would), whose ;2 half dials 210.
+  ev({ uniqueid: 'L.1', linkedid: 'L.1', channel: 'PJSIP/0003*300-00000001', channelstate: '4', exten: '0003*210' })
+  ev({ uniqueid: 'L.2', linkedid: 'L.1', channel: 'Local/0003*210@vn-internal-00000001;1' })
+  ev({ uniqueid: 'L.3', linkedid: 'L.1', channel: 'Local/0003*210@vn-internal-00000001;2' })
+  ev({ uniqueid: 'L.4', linkedid: 'L.1', channel: 'PJSIP/0003*210-00000002' })
+  m.apply({ event: 'DialBegin', uniqueid: 'L.1', destuniqueid: 'L.2', linkedid: 'L.1', destlinkedid: 'L.1' } as AmiEvent)
+  m.apply({ event: 'DialBegin', uniqueid: 'L.3', destuniqueid: 'L.4', linkedid: 'L.1', destlinkedid: 'L.1' } as AmiEvent)
+  m.apply({ event: 'Newstate', uniqueid: 'L.4', linkedid: 'L.1', channel: 'PJSIP/0003*210-00000002', channelstate: '5' } as AmiEvent)
+  t.equal(m.size, 1, 'one call')
+  t.equal(m.legs.size, 4, 'the mirror tracks all four channels')
+  const [pc] = calls(m)
+  t.same(pc?.phoneCallView.map((v) => v.extension), ['0003*300', '0003*210'], 'only the two phones are parties')
+  t.same(pc?.phoneCallView.map((v) => v.id), ['00', '01'], 'Local legs take no view id')
+  t.equal(statuses(m)['0003*210'], 3)
+  // The Local pair optimises away: its halves hang up, the phones stay in the call.
+  m.apply({ event: 'Hangup', uniqueid: 'L.2', linkedid: 'L.1', channel: 'Local/0003*210@vn-internal-00000001;1', cause: '16' } as AmiEvent)
+  m.apply({ event: 'Hangup', uniqueid: 'L.3', linkedid: 'L.1', channel: 'Local/0003*210@vn-internal-00000001;2', cause: '16' } as AmiEvent)
+  t.equal(calls(m)[0]?.id, pc?.id, 'same call')
+  t.equal(calls(m)[0]?.phoneCallView.length, 2)
+})
+
+t.test('Hold marks the holding party as holder and its bridge peer as on hold; Unhold clears both', async (t) => {
+  const m = newMirror()
+  const ev = fixtureEvents('basic-call-answered')
+  // Up to the second BridgeEnter: both parties are in the bridge.
+  applyUntil(m, ev, applyUntil(m, ev, 0, is('BridgeEnter')), is('BridgeEnter'))
+  const caller = [...m.legs.values()].find((l) => l.party?.extension === '0003*300')
+  m.apply({ event: 'Hold', uniqueid: caller?.uniqueid, linkedid: caller?.linkedid, channel: caller?.channel, timestamp: '1795842830.5' } as AmiEvent)
+  const held = calls(m)[0]
+  const holder = held?.phoneCallView.find((v) => v.extension === '0003*300')
+  const peer = held?.phoneCallView.find((v) => v.extension === '0003*210')
+  t.equal(holder?.onHold, '2026-11-28T05:13:50Z', 'when the call was put on hold (Asterisk\'s time)')
+  t.equal(holder?.holder, 1, '300 put the call on hold')
+  t.equal(peer?.onHold, holder?.onHold, '210 is on hold too')
+  t.notOk(peer?.holder, '210 is not the holder')
+  m.apply({ event: 'Unhold', uniqueid: caller?.uniqueid, linkedid: caller?.linkedid, channel: caller?.channel } as AmiEvent)
+  const after = calls(m)[0]
+  t.notOk(after?.phoneCallView.some((v) => v.onHold !== undefined || v.holder !== undefined), 'nothing is on hold')
+})
