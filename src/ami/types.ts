@@ -35,7 +35,8 @@ export interface AmiListResult {
 }
 
 /**
- * Action headers, in the order given (Action and ActionID are always written first by the layer).
+ * Action headers. asterisk-manager writes header lines sorted by name (Action stays first, ActionID
+ * second); Asterisk does not care about their order.
  * An array value writes the header once per element (e.g. `Variable: ['A=1', 'B=2']`).
  * Any CR, LF or other control character in a name or value is refused before anything is written.
  */
