@@ -15,3 +15,5 @@ export type { AmiErrorCode, AmiErrorDetails } from './errors.ts'
 export type {
   AmiState, AmiEvent, AmiResponse, AmiListResult, AmiHeaders, AmiActionOptions, AmiSession
 } from './types.ts'
+export { isEvent } from './events.ts'
+export type { AmiEventOf, ConsumedEventName, ConsumedEvents, ChannelSnapshot, DestChannelSnapshot } from './events.ts'

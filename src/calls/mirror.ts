@@ -2,7 +2,7 @@
 // It changes only through AMI events and CoreShowChannels snapshots (reference E.4.5), and it is
 // order-tolerant: hung-up legs leave tombstones, and ambiguous state only moves forward.
 import { EventEmitter } from 'node:events'
-import type { AmiEvent } from '../ami/index.ts'
+import type { AmiEvent, AmiEventOf } from '../ami/index.ts'
 
 /** Who a channel belongs to, as the directory sees it. */
 export interface Party {
@@ -168,8 +168,8 @@ export class Mirror extends EventEmitter<MirrorEvents> {
       case 'SoftHangupRequest':
         this.upsert(e, '')
         return
-      case 'DialBegin': return this.onDialBegin(e)
-      case 'DialEnd': return this.onDialEnd(e)
+      case 'DialBegin': return this.onDialBegin(e as AmiEventOf<'DialBegin'>)
+      case 'DialEnd': return this.onDialEnd(e as AmiEventOf<'DialEnd'>)
       case 'BridgeEnter': {
         const leg = this.upsert(e, '')
         if (leg !== undefined) {
@@ -193,9 +193,9 @@ export class Mirror extends EventEmitter<MirrorEvents> {
         }
         return
       }
-      case 'Pickup': return this.onPickup(e)
-      case 'Hangup': return this.onHangup(e)
-      case 'OriginateResponse': return this.onOriginateResponse(e)
+      case 'Pickup': return this.onPickup(e as AmiEventOf<'Pickup'>)
+      case 'Hangup': return this.onHangup(e as AmiEventOf<'Hangup'>)
+      case 'OriginateResponse': return this.onOriginateResponse(e as AmiEventOf<'OriginateResponse'>)
       case 'BlindTransfer':
       case 'AttendedTransfer':
         this.emit('transfer', e)
@@ -211,7 +211,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
    * ignoring the uniqueids in `explained` (legs whose creation or hangup events were buffered
    * while the snapshot was taken).
    */
-  applySnapshot (items: readonly AmiEvent[], explained: ReadonlySet<string> = new Set()): { added: number, removed: number } {
+  applySnapshot (items: ReadonlyArray<AmiEventOf<'CoreShowChannel'> | AmiEvent>, explained: ReadonlySet<string> = new Set()): { added: number, removed: number } {
     const now = this.clock()
     const seen = new Set<string>()
     let added = 0
@@ -268,7 +268,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
 
   // ---- event handlers ----------------------------------------------------------------------------
 
-  private onDialBegin (e: AmiEvent): void {
+  private onDialBegin (e: AmiEventOf<'DialBegin'>): void {
     const dest = this.upsert(e, 'dest')
     if (dest === undefined) return
     const caller = e.uniqueid !== undefined && e.uniqueid !== '' ? this.upsert(e, '') : undefined
@@ -284,7 +284,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     dest.call.version++
   }
 
-  private onDialEnd (e: AmiEvent): void {
+  private onDialEnd (e: AmiEventOf<'DialEnd'>): void {
     const dest = this.upsert(e, 'dest')
     if (e.uniqueid !== undefined && e.uniqueid !== '') this.upsert(e, '')
     if (dest === undefined) return
@@ -292,7 +292,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     dest.call.version++
   }
 
-  private onPickup (e: AmiEvent): void {
+  private onPickup (e: AmiEventOf<'Pickup'>): void {
     const picker = this.upsert(e, '')
     const targetId = e.targetuniqueid
     if (picker === undefined || targetId === undefined) return
@@ -311,7 +311,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     this.emit('pickup', picker, targetId)
   }
 
-  private onHangup (e: AmiEvent): void {
+  private onHangup (e: AmiEventOf<'Hangup'>): void {
     const uniqueid = e.uniqueid
     if (uniqueid === undefined) return
     const leg = this.legs.get(uniqueid)
@@ -322,7 +322,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     this.emit('hangup', leg, e.cause ?? '')
   }
 
-  private onOriginateResponse (e: AmiEvent): void {
+  private onOriginateResponse (e: AmiEventOf<'OriginateResponse'>): void {
     const leg = e.uniqueid !== undefined ? this.legs.get(e.uniqueid) : undefined
     if (leg !== undefined && e.exten !== undefined && e.exten !== '' && e.exten !== 's') {
       leg.target = e.exten
