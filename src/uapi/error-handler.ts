@@ -27,6 +27,8 @@ export function toUapiError (err: FastifyError | Error, request: FastifyRequest)
     switch (err.code) {
       case AmiErrorCodes.ACTION_FAILED: return new UapiError('pc_action_failed', `The PBX refused the operation: ${err.amiMessage ?? 'error'}.`, { cause: err })
       case AmiErrorCodes.BAD_HEADER: return new UapiError('request_invalid', 'The request contains characters that cannot be sent to the PBX.', { cause: err })
+      // Sent, never confirmed: it may still be carried out, so "retry shortly" would be wrong.
+      case AmiErrorCodes.TIMEOUT: return new UapiError('pbx_timeout', undefined, { cause: err })
       default: return new UapiError('pbx_unavailable', undefined, { cause: err })
     }
   }

@@ -123,17 +123,21 @@ t.test('while a slow CoreShowChannels is under way requests answer 503 at once, 
   t.equal(r.fake.actions.filter((a) => a.name === 'CoreShowChannels').length, 1, 'the snapshot was asked for once')
 })
 
-t.test('an Originate the AMI never answers gives 503 after the action deadline, is sent once, and its late reply is ignored', async (t) => {
+t.test('an Originate the AMI never answers gives 504 after the action deadline, is sent once, locks its view, and its late reply is ignored', async (t) => {
   const held: FakeAction[] = []
   const r = await rig(t, { script: (fake) => fake.onAction('Originate', (a) => { held.push(a); return null }) })
   const { call, viewId } = await ringingCall(r)
   const started = Date.now()
   const res = await r.user12.put(`@me/0003*210/${call.id}`, pickUp(viewId))
   const ms = Date.now() - started
-  t.equal(res.status, 503, JSON.stringify(res.body))
-  t.equal(res.body.error.code, 'pbx_unavailable')
+  t.equal(res.status, 504, JSON.stringify(res.body))
+  t.equal(res.body.error.code, 'pbx_timeout', 'not "retry shortly": the pickup may still happen')
   t.ok(ms >= 9_500 && ms < 12_000, `answered ${ms} ms later (Originate deadline 10 s), no hang`)
   t.equal(originates(r.fake).length, 1, 'one Originate reached the peer')
+  const retry = await r.user12.put(`@me/0003*210/${call.id}`, pickUp(viewId))
+  t.equal(retry.status, 409, 'a retry meets the pickup that may still be under way')
+  t.equal(retry.body.error.code, 'pc_phonecall_conflict')
+  t.equal(originates(r.fake).length, 1, 'and sends nothing')
   t.equal(r.app.engine.ami.stats.timeouts, 1, 'counted as an AMI timeout')
   t.equal(await metric(r.app, 'uapi_ami_action_timeouts_total'), 1, '/metrics: uapi_ami_action_timeouts_total 1')
 

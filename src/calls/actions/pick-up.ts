@@ -3,7 +3,7 @@
 // outcome is correlated from the events the action causes, never assumed.
 import { randomBytes } from 'node:crypto'
 import type { Logger } from 'pino'
-import type { AmiClient, AmiEvent } from '../../ami/index.ts'
+import { AmiErrorCodes, isAmiError, type AmiClient, type AmiEvent } from '../../ami/index.ts'
 import { type Call, type Leg, type Mirror, RINGING } from '../mirror.ts'
 import type { CallService, CallSelection } from '../service.ts'
 import { pickupOriginate, asteriskCallerId, hangupLeg } from '../recipes.ts'
@@ -84,7 +84,13 @@ export async function pickUp (deps: ActionDeps, input: PickUpInput): Promise<Pic
       channelId
     }))
   } catch (err) {
-    tracker.cancel(channelId)
+    if (isAmiError(err, AmiErrorCodes.TIMEOUT)) {
+      // Asterisk may have queued it all the same: keep following it (and holding the view), so that
+      // a retry meets a conflict instead of ringing a second phone.
+      log.warn({ op: 'pickup', phoneCallId: call.id, target: target.uniqueid, picker: channelId }, 'Originate unconfirmed; following its events until its deadline')
+    } else {
+      tracker.cancel(channelId)
+    }
     throw err
   }
   log.info({ op: 'pickup', phoneCallId: call.id, target: target.uniqueid, picker: channelId, sendCallTo: input.extension }, 'pickup originated')

@@ -19,7 +19,8 @@ export const errorResponses = {
   500: ErrorEnvelope,
   501: ErrorEnvelope,
   502: ErrorEnvelope,
-  503: ErrorEnvelope
+  503: ErrorEnvelope,
+  504: ErrorEnvelope
 }
 
 // Lengths are bounded so that no path segment can make lookups or logs expensive.
