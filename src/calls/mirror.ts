@@ -260,12 +260,6 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     }
   }
 
-  /** Drops everything (used when the PBX is known to have restarted and no snapshot is possible). */
-  clear (): void {
-    const now = this.clock()
-    for (const leg of [...this.legs.values()]) this.removeLeg(leg, now)
-  }
-
   // ---- event handlers ----------------------------------------------------------------------------
 
   private onDialBegin (e: AmiEventOf<'DialBegin'>): void {

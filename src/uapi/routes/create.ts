@@ -27,7 +27,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import type { Logger } from 'pino'
-import { PhoneCallSchema, Flow, Status, isoDate, isPublicNumber, parseCallerId, type CallerId, type PhoneCall } from '../../calls/index.ts'
+import { PhoneCallSchema, Flow, Status, formatCallerId, isoDate, isPublicNumber, parseCallerId, type CallerId, type PhoneCall } from '../../calls/index.ts'
 import { asteriskCallerId } from '../../calls/recipes.ts'
 import { clickToCall, newNonce } from '../../calls/actions/click-to-call.ts'
 import type { AmiClient } from '../../ami/index.ts'
@@ -212,7 +212,7 @@ export const createRoutes: FastifyPluginAsyncTypebox<CreateDeps> = async (app, d
         destination: [dest.number],
         flow: isPublicNumber(dest.number) ? Flow.outgoingPublic : Flow.local,
         status: Status.trying,
-        callerId: `${sourceSees.name !== undefined ? `${sourceSees.name} <${sourceSees.number}>` : sourceSees.number}`
+        callerId: formatCallerId(sourceSees.name ?? '', sourceSees.number)
       }],
       links: { self }
     }
