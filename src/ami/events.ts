@@ -22,6 +22,7 @@ export interface ChannelSnapshot {
   /** manager.conf channelvars, flattened by the layer. */
   readonly 'chanvariable.VN_OP'?: string
   readonly 'chanvariable.VN_NONCE'?: string
+  readonly 'chanvariable.VN_CALL'?: string
 }
 
 /** The same snapshot with the `Dest` prefix (the dialed channel of DialBegin/DialEnd). */
@@ -38,6 +39,7 @@ export interface DestChannelSnapshot {
   readonly destlinkedid?: string
   readonly 'destchanvariable.VN_OP'?: string
   readonly 'destchanvariable.VN_NONCE'?: string
+  readonly 'destchanvariable.VN_CALL'?: string
 }
 
 interface Named<N extends string> { readonly event: N }

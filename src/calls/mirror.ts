@@ -85,6 +85,8 @@ export interface MirrorEvents {
   hangup: [leg: Leg, cause: string]
   pickup: [picker: Leg, targetUniqueid: string]
   bridged: [leg: Leg]
+  /** A leg's channel state changed (e.g. to Up: answered). */
+  state: [leg: Leg, from: number]
   originate: [event: AmiEvent]
   transfer: [event: AmiEvent]
 }
@@ -296,10 +298,13 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     // The picker takes the picked leg's place: it now answers the same caller.
     if (target?.dialedBy !== undefined) picker.dialedBy = target.dialedBy
     const call = target?.call ?? this.calls.get(this.resolveKey(e.targetlinkedid ?? ''))
-    if (call !== undefined && picker.call !== call) {
-      this.aliases.set(picker.linkedid, call.key)
-      call.aliases.push(picker.linkedid)
-      this.moveLeg(picker, call)
+    if (call !== undefined) {
+      // The picker's own linkedid now stands for this call (its later legs, a resync).
+      if (picker.linkedid !== call.key && this.aliases.get(picker.linkedid) !== call.key) {
+        this.aliases.set(picker.linkedid, call.key)
+        call.aliases.push(picker.linkedid)
+      }
+      if (picker.call !== call) this.moveLeg(picker, call)
     }
     picker.call.version++
     this.emit('pickup', picker, targetId)
@@ -346,7 +351,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     const uniqueid = e[f.uniqueid] as string
     const linkedid = e[f.linkedid] || uniqueid
     const channel = e[f.channel] ?? ''
-    const key = this.expected.get(uniqueid) ?? this.resolveKey(linkedid)
+    const key = this.expected.get(uniqueid) ?? this.hintedKey(e[f.call]) ?? this.resolveKey(linkedid)
     let call = this.calls.get(key)
     if (call === undefined) {
       call = { key, id: this.callId(key), legs: new Map(), createdAt, nextView: 0, aliases: [], parties: new Map(), version: 0 }
@@ -399,12 +404,14 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     const channel = e[f.channel]
     if (channel !== undefined && channel !== leg.channel) this.setChannel(leg, channel)
     const stateText = e[f.state]
+    let stateFrom: number | undefined
     if (stateText !== undefined) {
       const state = Number(stateText)
       if (state !== leg.state && (authoritative || rank(state) >= rank(leg.state))) {
         const now = this.eventTime(e)
         if (state === RINGING && leg.ringingAt === undefined) leg.ringingAt = now
         if (state === UP && leg.answeredAt === undefined) leg.answeredAt = now
+        stateFrom = leg.state
         leg.state = state
       }
     }
@@ -425,6 +432,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
       if (key !== call.key && this.calls.has(key)) this.moveLeg(leg, this.calls.get(key) as Call)
     }
     leg.call.version++
+    if (stateFrom !== undefined) this.emit('state', leg, stateFrom)
   }
 
   private setChannel (leg: Leg, channel: string): void {
@@ -485,6 +493,13 @@ export class Mirror extends EventEmitter<MirrorEvents> {
       unlist(this.byOrganization, organizationId, call.key)
     }
     for (const alias of call.aliases) if (this.aliases.get(alias) === call.key) this.aliases.delete(alias)
+  }
+
+  /** The live call an engine-originated leg was tagged to join (VN_CALL), whichever instance sent it. */
+  private hintedKey (hint: string | undefined): string | undefined {
+    if (hint === undefined || hint === '') return undefined
+    const key = this.resolveKey(hint)
+    return this.calls.has(key) ? key : undefined
   }
 
   private resolveKey (linkedid: string): string {
@@ -556,6 +571,7 @@ interface Fields {
   exten: string
   op: string
   nonce: string
+  call: string
 }
 const fields = (p: string): Fields => ({
   uniqueid: p + 'uniqueid',
@@ -569,7 +585,8 @@ const fields = (p: string): Fields => ({
   context: p + 'context',
   exten: p + 'exten',
   op: p + 'chanvariable.VN_OP',
-  nonce: p + 'chanvariable.VN_NONCE'
+  nonce: p + 'chanvariable.VN_NONCE',
+  call: p + 'chanvariable.VN_CALL'
 })
 const PLAIN = fields('')
 const DEST = fields('dest')

@@ -2,8 +2,12 @@
 // recipe is unit-testable; the AMI layer still refuses any control character before writing.
 import type { AmiHeaders } from '../ami/index.ts'
 
-/** Directed pickup into a third phone (E.4.1): ring `endpoint`, and when it answers run PickupChan on the ringing leg. */
-export function pickupOriginate (p: { endpoint: string, targetUniqueid: string, callerId: string, timeoutMs: number, channelId: string }): AmiHeaders {
+/**
+ * Directed pickup into a third phone (E.4.1): ring `endpoint`, and when it answers run PickupChan on
+ * the ringing leg. VN_CALL names the call the new leg joins, so that every engine instance (not only
+ * the one that sent this) shows it inside that call from its first event.
+ */
+export function pickupOriginate (p: { endpoint: string, targetUniqueid: string, callerId: string, timeoutMs: number, channelId: string, callKey: string }): AmiHeaders {
   return {
     Channel: p.endpoint,
     Application: 'PickupChan',
@@ -14,7 +18,7 @@ export function pickupOriginate (p: { endpoint: string, targetUniqueid: string, 
     Async: 'true',
     // Chosen by us so the new leg is tracked from its very first event.
     ChannelId: p.channelId,
-    Variable: ['VN_OP=pickup']
+    Variable: ['VN_OP=pickup', `VN_CALL=${p.callKey}`]
   }
 }
 

@@ -94,6 +94,20 @@ export class CallService {
   }
 
   /**
+   * Whether the selection may act on the call: it has authority over a party the call has now (not
+   * one that has left it, see sees()). Local/ halves carry no party.
+   */
+  mayActOn (call: Call, selection: CallSelection): boolean {
+    if (selection.kind === 'all') return true
+    for (const leg of call.legs.values()) {
+      const party = leg.party
+      if (party === undefined) continue
+      if (selection.kind === 'organization' ? party.organizationId === selection.organizationId : selection.extensions.includes(party.extension)) return true
+    }
+    return false
+  }
+
+  /**
    * The id of the call keyed `key` (its root linkedid), computed with the mirror's deriver: an
    * engine-originated leg's call id is known as soon as its ChannelId is chosen.
    */

@@ -19,7 +19,7 @@ declare module 'fastify' {
 
 export function toUapiError (err: FastifyError | Error, request: FastifyRequest): UapiError {
   if (isUapiError(err)) return err
-  if (err instanceof CallActionError) return new UapiError(err.code, undefined, { cause: err })
+  if (err instanceof CallActionError) return new UapiError(err.code, err.clientMessage, { cause: err })
   const e = err as FastifyError & { validationContext?: string }
   if (e.code === 'access_denied') return new UapiError('access_denied', undefined, { cause: err })
   if (e.validation !== undefined) return fromValidation(e, request)

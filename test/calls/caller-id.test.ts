@@ -19,7 +19,7 @@ t.test('anything that could escape a header or a SIP From is refused', async (t)
 })
 
 t.test('the PickUp recipe is the documented Originate', async (t) => {
-  t.same(pickupOriginate({ endpoint: 'PJSIP/0003*024', targetUniqueid: '1795842829.11', callerId: asteriskCallerId('John Doe', '42420042'), timeoutMs: 20000, channelId: 'pk-1' }), {
+  t.same(pickupOriginate({ endpoint: 'PJSIP/0003*024', targetUniqueid: '1795842829.11', callerId: asteriskCallerId('John Doe', '42420042'), timeoutMs: 20000, channelId: 'pk-1', callKey: '1795842829.10' }), {
     Channel: 'PJSIP/0003*024',
     Application: 'PickupChan',
     Data: '1795842829.11',
@@ -27,7 +27,7 @@ t.test('the PickUp recipe is the documented Originate', async (t) => {
     Timeout: 20000,
     Async: 'true',
     ChannelId: 'pk-1',
-    Variable: ['VN_OP=pickup']
+    Variable: ['VN_OP=pickup', 'VN_CALL=1795842829.10']
   })
   t.equal(asteriskCallerId(undefined, '42420042'), '<42420042>')
 })

@@ -2,11 +2,12 @@
  * AmiObserver: a second AMI session for assertions in PBX tests. It records every event it receives
  * and lets a test wait for one with a deadline (never a fixed sleep).
  *
- *   const obs = await AmiObserver.connect()            // 127.0.0.1:5038 uapi (env AMI_HOST/PORT/USER/SECRET)
+ *   const obs = await AmiObserver.connect()            // 127.0.0.1:5038 uapi-observer (env AMI_HOST/PORT, AMI_OBSERVER_USER/SECRET)
  *   const mark = obs.mark()                            // index of the next event
  *   const e = await obs.waitFor({ event: 'Hangup', uniqueid: id }, { timeoutMs: 5000, from: mark })
  *   const e2 = await obs.waitFor((e) => e.event === 'Newchannel' && e.channel?.startsWith('Local/'))
  *   obs.events({ event: 'UserEvent' })                 // recorded so far (optionally from a mark)
+ *   t.same(await obs.tracesAfter(mark), [])            // Asterisk did nothing for 1 s more (any action's trace)
  *   await obs.close()
  *
  * A match is an object of exact header values (lower-case keys, as in AmiEvent) or a predicate.
@@ -36,6 +37,24 @@ export const AMI_DEFAULTS = {
   username: process.env.AMI_USER ?? 'uapi',
   secret: process.env.AMI_SECRET ?? 'uapi-dev-secret'
 } as const
+
+/** The witness user (asterisk/manager.conf [uapi-observer]): every event, no filter. */
+export const OBSERVER_DEFAULTS = {
+  username: process.env.AMI_OBSERVER_USER ?? 'uapi-observer',
+  secret: process.env.AMI_OBSERVER_SECRET ?? 'uapi-observer-secret'
+} as const
+
+/**
+ * What an AMI action by anyone leaves behind on Asterisk: Originate (Newchannel, DialBegin,
+ * OriginateResponse), Redirect and transfers (Newexten, BridgeLeave/Enter, BlindTransfer), Hangup
+ * (HangupRequest, SoftHangupRequest, Hangup), Setvar (VarSet), and the applications the engine runs
+ * (Pickup, music on hold, parking, recording, ChanSpy, UserEvent).
+ */
+export const ACTION_TRACES: ReadonlySet<string> = new Set([
+  'Newchannel', 'DialBegin', 'OriginateResponse', 'Newexten', 'VarSet', 'BridgeEnter', 'BridgeLeave',
+  'BlindTransfer', 'AttendedTransfer', 'HangupRequest', 'SoftHangupRequest', 'Hangup', 'Pickup',
+  'MusicOnHoldStart', 'ParkedCall', 'MixMonitorStart', 'ChanSpyStart', 'UserEvent'
+])
 
 function toPredicate (m: EventMatch): (e: AmiEvent) => boolean {
   if (typeof m === 'function') return m
@@ -72,8 +91,8 @@ export class AmiObserver {
     const client = new AmiClient({
       host: opts.host ?? AMI_DEFAULTS.host,
       port: opts.port ?? AMI_DEFAULTS.port,
-      username: opts.username ?? AMI_DEFAULTS.username,
-      secret: opts.secret ?? AMI_DEFAULTS.secret,
+      username: opts.username ?? OBSERVER_DEFAULTS.username,
+      secret: opts.secret ?? OBSERVER_DEFAULTS.secret,
       logger: opts.logger ?? pino({ level: 'silent' })
     })
     const obs = new AmiObserver(client)
@@ -126,6 +145,18 @@ export class AmiObserver {
       }, timeoutMs)
       this.waiters.add(waiter)
     })
+  }
+
+  /**
+   * Proof that nothing happened: watches Asterisk for `windowMs` (at least 1 s) more, then returns
+   * every trace of an action (ACTION_TRACES) recorded since `from`, optionally narrowed by `match`.
+   * An empty array means Asterisk did nothing of the kind for the whole window.
+   */
+  async tracesAfter (from: number, { windowMs = 1_000, match }: { windowMs?: number, match?: EventMatch } = {}): Promise<AmiEvent[]> {
+    if (windowMs < 1_000) throw new Error('tracesAfter: watch for at least 1 s')
+    await new Promise((resolve) => setTimeout(resolve, windowMs))
+    const pred = match === undefined ? () => true : toPredicate(match)
+    return this.events((e) => ACTION_TRACES.has(e.event) && pred(e), from)
   }
 
   async close (): Promise<void> {

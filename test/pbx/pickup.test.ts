@@ -30,14 +30,16 @@ interface Scene {
   obs: AmiObserver
 }
 
-/** 300 calls 210, 210 rings (never answers); the call as user 12 lists it. */
-async function ringingCall (t: Test, pickerMode: { mode: 'ring' } | { mode: 'answer', answerAfterMs: number } | null): Promise<Scene & { picker: Phone | undefined }> {
+type Mode = { mode: 'ring' } | { mode: 'answer', answerAfterMs: number }
+
+/** 300 calls 210, 210 rings (never answers, unless `receptionMode` says); the call as user 12 lists it. */
+async function ringingCall (t: Test, pickerMode: Mode | null, receptionMode: Mode = { mode: 'ring' }): Promise<Scene & { picker: Phone | undefined }> {
   const app = await build(t, { connect: true, config: noRateLimit })
   await whenLive(app)
   const obs = await AmiObserver.connect()
   t.teardown(() => obs.close())
   const user12 = await UapiClient.as(app, 12)
-  const reception = await Phone.register('0003*210', { mode: 'ring' })
+  const reception = await Phone.register('0003*210', receptionMode)
   const picker = pickerMode === null ? undefined : await Phone.register('0003*024', pickerMode)
   const caller = await Phone.call('0003*300', '0003*210')
   await reception.waitFor('INVITE')
@@ -91,10 +93,21 @@ t.test('organization 3 picks up the same way through /uapi/phoneCalls/12/0003*21
   await provePickedUp(t, s, s.picker as Phone, res.body)
 })
 
-t.test('with ?wait=true the answer comes once the pickup happened', async (t) => {
+t.test('with ?wait=true the answer comes once Asterisk bridged the caller with the picker', async (t) => {
   const s = await ringingCall(t, { mode: 'answer', answerAfterMs: 300 })
+  const callerId = callerUniqueid(s.app, s.call.id)
+  const mark = s.obs.mark()
   const res = await s.user12.put(`@me/0003*210/${s.call.id}?wait=true`, { ...PAGE_EXAMPLE, phoneCallViewId: s.viewId })
+  const answeredAt = Date.now()
   t.equal(res.status, 200, JSON.stringify(res.body))
+  // Asterisk's own word (the observer is another AMI session: its copy may arrive a moment later,
+  // so the order is read from Asterisk's event timestamps): both entered one bridge before the answer.
+  const pickup = await s.obs.waitFor((e) => e.event === 'Pickup' && e.channel?.startsWith('PJSIP/0003*024-') === true, { from: mark })
+  const callerIn = await s.obs.waitFor({ event: 'BridgeEnter', uniqueid: callerId }, { from: mark })
+  const pickerIn = await s.obs.waitFor({ event: 'BridgeEnter', uniqueid: pickup.uniqueid as string }, { from: mark })
+  t.equal(pickerIn.bridgeuniqueid, callerIn.bridgeuniqueid, 'the caller and 024 are in the same bridge')
+  const enteredAt = Math.max(Number(callerIn.timestamp), Number(pickerIn.timestamp)) * 1000
+  t.ok(Number.isFinite(enteredAt) && enteredAt <= answeredAt, `both were in the bridge ${Math.round(answeredAt - enteredAt)} ms before the answer arrived`)
   t.same(statuses(res.body), { '0003*300': 5, '0003*024': 5 }, 'the call as it stands after the pickup')
 })
 
@@ -152,7 +165,7 @@ t.test('each failure of the PickUp page comes back with its code, and nothing re
   const foreign = await user40.put(url.replace('@me', '12'), body)
   t.equal(foreign.status, 401)
   t.equal(foreign.body.error.code, 'access_denied')
-  t.same(s.obs.events((e) => e.event === 'Newchannel' && e.channel?.startsWith('PJSIP/0003*024') === true, mark), [], 'no phone was rung')
+  t.same(await s.obs.tracesAfter(mark), [], 'for 1 s after the last request Asterisk shows no trace of any action (no channel, hangup, redirect, variable)')
   t.equal(statuses((await s.user12.list(url)).entry[0])['0003*210'], 3, '210 still rings')
 })
 
@@ -175,13 +188,13 @@ t.test('a callerId carrying CR/LF cannot inject anything into AMI', async (t) =>
   await t.rejects(s.app.engine.ami.action('Originate', { Channel: 'PJSIP/0003*024', Application: 'PickupChan', CallerID: evil[0] as string }), { code: 'AMI_ERR_BAD_HEADER' })
   // Asterisk saw nothing: the caller's leg is intact, no hangup request, no phone rung.
   t.ok((await listChannels()).some((c) => c.Uniqueid === callerLeg), 'the caller is still connected')
-  t.same(s.obs.events((e) => (e.event === 'HangupRequest' || e.event === 'SoftHangupRequest' || e.event === 'Hangup') && e.uniqueid === callerLeg, mark), [])
+  t.same(await s.obs.tracesAfter(mark), [], 'no trace of any action on Asterisk, watched for 1 s')
   t.notOk((s.picker as Phone).received('INVITE').length, '024 never rang')
 })
 
 t.test('two PickUps of the same ringing view at once: exactly one proceeds, the other gets a conflict', async (t) => {
   const s = await ringingCall(t, { mode: 'answer', answerAfterMs: 1_000 })
-  await Phone.register('0003*301', { mode: 'answer', answerAfterMs: 1_000 })
+  const phone301 = await Phone.register('0003*301', { mode: 'answer', answerAfterMs: 1_000 })
   const body = { ...PAGE_EXAMPLE, phoneCallViewId: s.viewId }
   const results = await Promise.all([
     s.user12.put(`@me/0003*210/${s.call.id}`, body),
@@ -194,9 +207,20 @@ t.test('two PickUps of the same ringing view at once: exactly one proceeds, the 
   // The winner completes.
   const after = await s.user12.until(`@me/0003*210/${s.call.id}`, (c) => (statuses(c.entry[0])['0003*024'] === 5 || statuses(c.entry[0])['0003*301'] === 5 ? c : undefined), 'the winning pickup')
   t.equal(after.entry[0]?.id, s.call.id)
+  const winner = statuses(after.entry[0])['0003*024'] === 5 ? s.picker as Phone : phone301
+  const loser = winner === phone301 ? s.picker as Phone : phone301
+  // A new call's INVITE has no To tag (re-INVITEs inside the call, e.g. connected line updates, do).
+  const newCalls = (p: Phone): number => p.received((m) => m.method === 'INVITE' && !/;\s*tag=/.test(m.header('To') ?? '')).length
+  t.equal(newCalls(winner), 1, `the winner (${winner === phone301 ? '301' : '024'}) was rung once`)
+  // Watched for 1 s more: the loser's phone never rang, and Asterisk never created a leg for it.
+  const mark = s.obs.mark()
+  await s.obs.tracesAfter(mark)
+  t.same(loser.received('INVITE'), [], `the losing phone (${loser === phone301 ? '301' : '024'}) never received an INVITE`)
+  const loserDevice = loser === phone301 ? 'PJSIP/0003*301-' : 'PJSIP/0003*024-'
+  t.same(s.obs.events((e) => e.event === 'Newchannel' && e.channel?.startsWith(loserDevice) === true), [], 'no channel towards the losing phone, ever')
 })
 
-t.test('when the call is answered elsewhere first, the picker stops ringing and ?wait=true says target gone', async (t) => {
+t.test('when the caller hangs up while the picker rings, the picker stops ringing and ?wait=true says target gone', async (t) => {
   const s = await ringingCall(t, { mode: 'ring' })
   const pending = s.user12.put(`@me/0003*210/${s.call.id}?wait=true`, { ...PAGE_EXAMPLE, phoneCallViewId: s.viewId })
   await (s.picker as Phone).waitFor('INVITE')
@@ -207,4 +231,35 @@ t.test('when the call is answered elsewhere first, the picker stops ringing and 
   t.equal(res.body.error.code, 'pc_pickup_target_gone')
   await (s.picker as Phone).waitFor('CANCEL')
   t.pass('024 stopped ringing at once')
+})
+
+t.test('when 210 itself answers while the picker rings, the picker is cancelled within 1 s and ?wait=true says target gone', async (t) => {
+  // 210 answers 3 s after its INVITE; the PickUp to 024 (which never answers) goes out before that.
+  const s = await ringingCall(t, { mode: 'ring' }, { mode: 'answer', answerAfterMs: 3_000 })
+  const picker = s.picker as Phone
+  const callerId = callerUniqueid(s.app, s.call.id)
+  const mark = s.obs.mark()
+  const pending = s.user12.put(`@me/0003*210/${s.call.id}?wait=true`, { ...PAGE_EXAMPLE, phoneCallViewId: s.viewId })
+  const invite = await picker.waitFor('INVITE')
+  t.notOk(s.reception.answered(), '024 was rung while 210 still rang')
+  const ok210 = await s.reception.waitFor((m) => m.status === 200 && m.cseqMethod === 'INVITE', { direction: 'sent', timeoutMs: 10_000 })
+  const res = await pending
+  t.equal(res.status, 409, JSON.stringify(res.body))
+  t.equal(res.body.error.code, 'pc_pickup_target_gone')
+  const cancel = await picker.waitFor('CANCEL', { timeoutMs: 5_000 })
+  const ms = Date.parse(cancel.time) - Date.parse(ok210.time)
+  t.ok(Date.parse(invite.time) < Date.parse(ok210.time), '024 was ringing when 210 answered')
+  t.ok(ms >= 0 && ms <= 1_000, `024 received CANCEL ${ms} ms after 210 answered`)
+  // Asterisk's word: 300 and 210 share a bridge, and 024's leg was never bridged or picked.
+  const callerIn = await s.obs.waitFor({ event: 'BridgeEnter', uniqueid: callerId }, { from: mark, timeoutMs: 5_000 })
+  const receptionIn = await s.obs.waitFor((e) => e.event === 'BridgeEnter' && e.channel?.startsWith('PJSIP/0003*210-') === true, { from: mark, timeoutMs: 5_000 })
+  t.equal(receptionIn.bridgeuniqueid, callerIn.bridgeuniqueid, '300 is bridged with 210')
+  const pickerLeg = s.obs.events((e) => e.event === 'Newchannel' && e.channel?.startsWith('PJSIP/0003*024-') === true, mark)[0]?.uniqueid
+  t.ok(pickerLeg, 'the engine\'s leg towards 024 existed')
+  t.same(await s.obs.tracesAfter(s.obs.mark(), { match: (e) => e.event === 'Pickup' || (e.event === 'BridgeEnter' && e.uniqueid === pickerLeg) }), [], 'no Pickup, and 024 never in a bridge')
+  t.same(s.obs.events((e) => e.event === 'Pickup', mark), [], 'no Pickup at any time')
+  t.equal((await listChannels()).filter((c) => c.Channel?.startsWith('PJSIP/0003*024-')).length, 0, '024\'s leg is gone')
+  const stillTalking = (await listChannels()).filter((c) => c.Uniqueid === callerId && c.BridgeId === callerIn.bridgeuniqueid)
+  t.equal(stillTalking.length, 1, '300 is still in that bridge')
+  t.equal(s.obs.events((e) => e.event === 'SoftHangupRequest' && e.uniqueid === pickerLeg, mark).length <= 1, true, 'one hangup request for our leg at most')
 })

@@ -11,10 +11,12 @@ export type CallActionCode =
   | 'pc_source_invalid'
   | 'pc_destination_invalid'
   | 'pc_action_failed'
+  | 'access_denied'
 
 export class CallActionError extends Error {
   override readonly name = 'CallActionError'
-  constructor (readonly code: CallActionCode, readonly detail: string) {
+  /** `clientMessage`, when given, replaces the catalogue's text for this code in the answer. */
+  constructor (readonly code: CallActionCode, readonly detail: string, readonly clientMessage?: string) {
     super(detail)
   }
 }

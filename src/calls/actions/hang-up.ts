@@ -6,7 +6,7 @@ import type { CallSelection } from '../service.ts'
 import { hangupLeg } from '../recipes.ts'
 import { CallActionError } from './errors.ts'
 import { legsOfNumber, partyLegs } from './parties.ts'
-import type { ActionDeps } from './pick-up.ts'
+import { resolveCall, type ActionDeps } from './context.ts'
 
 export interface HangUpInput {
   /** One call by id; undefined: every call of the selection. */
@@ -23,14 +23,17 @@ export interface HangUpTarget {
 
 /**
  * What a Delete would hang up. With an id: that call if the selection sees it, else nothing (an
- * ended call is not an error, clients poll for it). With phoneNumber: only that party's legs; a
+ * ended call is not an error, clients poll for it), and only if the selection has authority over a
+ * current party of it. With phoneNumber: only that party's legs; a
  * number that is no party of the addressed call is pc_phonenumber_invalid, and calls without it
  * are skipped when no id is given.
  */
 export function hangUpTargets (deps: Pick<ActionDeps, 'calls'>, input: HangUpInput): HangUpTarget[] {
+  // An ended (invisible) call is nothing to do; a call the scope only sees because one of its
+  // extensions was a party once is refused (resolveCall). Without an id such calls are skipped.
   const calls = input.phoneCallId !== undefined
-    ? [deps.calls.find(input.phoneCallId, input.selection)].filter((c): c is Call => c !== undefined)
-    : deps.calls.select(input.selection)
+    ? (deps.calls.find(input.phoneCallId, input.selection) !== undefined ? [resolveCall(deps, input.phoneCallId, input.selection)] : [])
+    : deps.calls.select(input.selection).filter((call) => deps.calls.mayActOn(call, input.selection))
   const out: HangUpTarget[] = []
   for (const call of calls) {
     if (input.phoneNumber === undefined) {

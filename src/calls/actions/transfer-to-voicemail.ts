@@ -8,7 +8,7 @@ import type { CallSelection } from '../service.ts'
 import { redirectLeg } from '../recipes.ts'
 import { CallActionError } from './errors.ts'
 import { legNumber, resolveTransferParties, type TransferParties } from './parties.ts'
-import type { ActionDeps } from './pick-up.ts'
+import { resolveCall, type ActionDeps } from './context.ts'
 
 /** The dialplan context whose extensions are full extension numbers leading to their voicemail box. */
 export const VOICEMAIL_CONTEXT = 'vn-voicemail'
@@ -21,9 +21,8 @@ export interface TransferToVoicemailInput extends TransferParties {
 }
 
 export async function transferToVoicemail (deps: ActionDeps, input: TransferToVoicemailInput): Promise<{ call: Call, moved: Leg }> {
-  const { ami, calls, log } = deps
-  const call = calls.find(input.phoneCallId, input.selection)
-  if (call === undefined) throw new CallActionError('pc_phonecall_invalid', 'no such live call in scope')
+  const { ami, log } = deps
+  const call = resolveCall(deps, input.phoneCallId, input.selection)
   const { moved } = resolveTransferParties(call, input)
   if (legNumber(moved) === input.mailbox) throw new CallActionError('pc_sendcallto_invalid', 'sendCallTo is the party being moved')
   await ami.action('Redirect', redirectLeg({ uniqueid: moved.uniqueid, context: VOICEMAIL_CONTEXT, exten: input.mailbox }))

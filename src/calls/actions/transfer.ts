@@ -9,7 +9,7 @@ import type { CallSelection } from '../service.ts'
 import { blindTransfer, redirectLeg } from '../recipes.ts'
 import { CallActionError } from './errors.ts'
 import { bridgePeer, legNumber, resolveTransferParties, type TransferParties } from './parties.ts'
-import type { ActionDeps } from './pick-up.ts'
+import { resolveCall, type ActionDeps } from './context.ts'
 
 export interface TransferInput extends TransferParties {
   readonly phoneCallId: string
@@ -28,9 +28,8 @@ export interface TransferDone {
 }
 
 export async function transfer (deps: ActionDeps, input: TransferInput): Promise<TransferDone> {
-  const { ami, calls, log } = deps
-  const call = calls.find(input.phoneCallId, input.selection)
-  if (call === undefined) throw new CallActionError('pc_phonecall_invalid', 'no such live call in scope')
+  const { ami, log } = deps
+  const call = resolveCall(deps, input.phoneCallId, input.selection)
   const { moved, from } = resolveTransferParties(call, input)
   if (legNumber(moved) === input.sendCallTo) throw new CallActionError('pc_sendcallto_invalid', 'sendCallTo is the party being moved')
   const bridged = from !== undefined && bridgePeer(call, from) === moved
