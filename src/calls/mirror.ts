@@ -431,8 +431,23 @@ export class Mirror extends EventEmitter<MirrorEvents> {
       const key = this.resolveKey(linkedid)
       if (key !== call.key && this.calls.has(key)) this.moveLeg(leg, this.calls.get(key) as Call)
     }
+    // Asterisk announces an originated channel before Originate's variables are set on it: the
+    // VN_CALL tag comes with a later event, and then the leg joins the call it was made for.
+    const hint = e[f.call]
+    if (hint !== undefined && hint !== '' && leg.call.key === leg.linkedid) this.joinHinted(leg, hint)
     leg.call.version++
     if (stateFrom !== undefined) this.emit('state', leg, stateFrom)
+  }
+
+  private joinHinted (leg: Leg, hint: string): void {
+    const key = this.hintedKey(hint)
+    if (key === undefined || key === leg.call.key) return
+    const call = this.calls.get(key) as Call
+    if (this.aliases.get(leg.linkedid) !== key) {
+      this.aliases.set(leg.linkedid, key)
+      call.aliases.push(leg.linkedid)
+    }
+    this.moveLeg(leg, call)
   }
 
   private setChannel (leg: Leg, channel: string): void {

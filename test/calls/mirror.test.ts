@@ -75,6 +75,25 @@ t.test('a ringing call shows the callee ringing and the caller waiting, then bot
   t.equal(m.countForExtension('0003*210'), 0, 'the extension index is empty')
 })
 
+t.test('another instance files a picker leg in the picked call once its VN_CALL tag shows, before any Pickup', async (t) => {
+  const m = newMirror()
+  const ev = fixtureEvents('pickup-answered')
+  let i = applyUntil(m, ev, 0, is('Newstate', undefined, (e) => e.channelstate === '5'))
+  const key = [...m.calls.keys()][0] as string
+  const id = calls(m)[0]?.id
+  // No expect(): this instance did not send the Originate. Asterisk announces the channel before
+  // Originate's variables are set, so the first event has no tag; the engine's recipe adds VN_CALL.
+  const tag = (e: AmiEvent): AmiEvent => (e.uniqueid === 'pickup-0001' && e.event !== 'Newchannel' ? { ...e, 'chanvariable.VN_CALL': key } : e)
+  i = applyUntil(m, ev.map(tag), i, is('Newchannel', 'pickup-0001'))
+  t.equal(m.size, 2, 'untagged, the new leg is a call of its own for a moment')
+  i = applyUntil(m, ev.map(tag), i, is('NewCallerid', 'pickup-0001'))
+  t.equal(m.size, 1, 'tagged, it joins the picked call')
+  t.equal(calls(m)[0]?.id, id, 'which keeps its id')
+  t.ok(calls(m)[0]?.phoneCallView.some((v) => v.extension === '0003*024'), '024 shows as a view of it')
+  applyUntil(m, ev.map(tag), i, is('Hangup', 'pickup-0001'))
+  t.equal(m.size, 0, 'and everything ends with the call')
+})
+
 t.test('a pickup replaces the ringing leg with the picker and keeps the call id', async (t) => {
   const m = newMirror()
   const ev = fixtureEvents('pickup-answered')

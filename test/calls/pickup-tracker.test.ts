@@ -38,7 +38,7 @@ async function replay (r: Rig, events: AmiEvent[], outcome: Promise<PickUpOutcom
   for (let i = 0; i < events.length; i++) {
     r.mirror.apply(events[i] as AmiEvent)
     // Let promise reactions (a Ping confirmation, the outcome) run between events, as on a socket.
-    for (let k = 0; k < 3; k++) await Promise.resolve()
+    for (let k = 0; k < 10; k++) await Promise.resolve()
     if (settled !== undefined) return { outcome: settled, at: i }
   }
   return { outcome: settled, at: -1 }

@@ -60,3 +60,27 @@ t.test('a call is visible to a selection only through one of its parties', async
   t.notOk(calls.find(id, { kind: 'organization', organizationId: '4' }))
   t.notOk(calls.find(id, { kind: 'extensions', extensions: ['0004*100'] }))
 })
+
+t.test('acting needs authority over a current party; seeing only one over a past party', async (t) => {
+  const m = new Mirror(resolve, callIdDeriver('secret-secret-secret'))
+  const [key] = ringing(m, 1, '0003*300', '0003*210', 'p')
+  const calls = service(m)
+  const call = m.calls.get(key as string)
+  if (call === undefined) throw new Error('no call')
+  const via210: CallSelection = { kind: 'extensions', extensions: ['0003*210'] }
+  const via024: CallSelection = { kind: 'extensions', extensions: ['0003*024'] }
+  const org3: CallSelection = { kind: 'organization', organizationId: '3' }
+  const org4: CallSelection = { kind: 'organization', organizationId: '4' }
+  t.ok(calls.sees(call, via210) && calls.mayActOn(call, via210), '210 rings: it sees and may act')
+  // 210's leg is gone (picked up by 024): 210 still sees the call, but is no party any more.
+  m.apply({ event: 'Newchannel', uniqueid: 'pk', linkedid: 'pk', channel: 'PJSIP/0003*024-c', channelstate: '6' } as AmiEvent)
+  m.apply({ event: 'Pickup', uniqueid: 'pk', linkedid: 'pk', channel: 'PJSIP/0003*024-c', targetuniqueid: 'p.0b', targetlinkedid: 'p.0a' } as AmiEvent)
+  m.apply({ event: 'Hangup', uniqueid: 'p.0b', linkedid: 'p.0a', channel: 'PJSIP/0003*210-b0', cause: '16' } as AmiEvent)
+  t.equal(m.calls.get(key as string), call, 'the same call')
+  t.ok(calls.sees(call, via210), '210 still sees it')
+  t.notOk(calls.mayActOn(call, via210), 'but may not act on it')
+  t.ok(calls.mayActOn(call, via024), '024 may')
+  t.ok(calls.mayActOn(call, org3), 'organization 3 may')
+  t.notOk(calls.sees(call, org4) || calls.mayActOn(call, org4), 'organization 4 neither sees nor acts')
+  t.ok(calls.mayActOn(call, { kind: 'all' }), 'the admin may')
+})

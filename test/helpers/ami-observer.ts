@@ -72,6 +72,10 @@ export class AmiObserver {
   session: AmiSession | undefined
   private readonly recorded: AmiEvent[] = []
   private readonly waiters = new Set<Waiter>()
+  /** When each mark was taken (wall clock, as Asterisk's event timestamps). */
+  private readonly markedAt = new Map<number, number>()
+  /** recorded.length at each loss of the session. */
+  private readonly drops: number[] = []
 
   private constructor (client: AmiClient) {
     this.client = client
@@ -85,6 +89,8 @@ export class AmiObserver {
       }
     })
     client.on('ready', (s) => { this.session = s })
+    // Events sent while this session is gone are lost to it: say so instead of proving nothing.
+    client.on('disconnected', () => { this.drops.push(this.recorded.length) })
   }
 
   static async connect (opts: ObserverOptions = {}): Promise<AmiObserver> {
@@ -115,7 +121,9 @@ export class AmiObserver {
 
   /** Index of the next event to arrive; pass it as `from` to look only at later events. */
   mark (): number {
-    return this.recorded.length
+    const at = this.recorded.length
+    if (!this.markedAt.has(at)) this.markedAt.set(at, Date.now())
+    return at
   }
 
   events (match?: EventMatch, from = 0): AmiEvent[] {
@@ -141,7 +149,8 @@ export class AmiObserver {
       }
       const timer = setTimeout(() => {
         this.waiters.delete(waiter)
-        reject(new Error(`AmiObserver: no matching event within ${timeoutMs} ms`))
+        const lost = this.drops.some((d) => d >= from) ? ' (the observer lost its AMI session meanwhile: events were missed)' : ''
+        reject(new Error(`AmiObserver: no matching event within ${timeoutMs} ms${lost}`))
       }, timeoutMs)
       this.waiters.add(waiter)
     })
@@ -155,8 +164,13 @@ export class AmiObserver {
   async tracesAfter (from: number, { windowMs = 1_000, match }: { windowMs?: number, match?: EventMatch } = {}): Promise<AmiEvent[]> {
     if (windowMs < 1_000) throw new Error('tracesAfter: watch for at least 1 s')
     await new Promise((resolve) => setTimeout(resolve, windowMs))
+    if (this.drops.some((d) => d >= from)) throw new Error('AmiObserver: the session dropped during the window; nothing can be concluded')
     const pred = match === undefined ? () => true : toPredicate(match)
-    return this.events((e) => ACTION_TRACES.has(e.event) && pred(e), from)
+    // This session may still be receiving what happened before the mark (it sees every event, so
+    // it can lag behind the engine's): Asterisk's own timestamps decide what came after it.
+    const since = this.markedAt.get(from)
+    const after = (e: AmiEvent): boolean => since === undefined || e.timestamp === undefined || Number(e.timestamp) * 1000 >= since
+    return this.events((e) => ACTION_TRACES.has(e.event) && after(e) && pred(e), from)
   }
 
   async close (): Promise<void> {

@@ -263,3 +263,96 @@ t.test('when 210 itself answers while the picker rings, the picker is cancelled 
   t.equal(stillTalking.length, 1, '300 is still in that bridge')
   t.equal(s.obs.events((e) => e.event === 'SoftHangupRequest' && e.uniqueid === pickerLeg, mark).length <= 1, true, 'one hangup request for our leg at most')
 })
+
+t.test('after 024 picked up 300\'s call, 210\'s user may still list it but not act on it; 024\'s user and organization 3 may', async (t) => {
+  const s = await ringingCall(t, { mode: 'answer', answerAfterMs: 300 })
+  const picker = s.picker as Phone
+  const picked = await s.user12.put(`@me/0003*210/${s.call.id}?wait=true`, { ...PAGE_EXAMPLE, phoneCallViewId: s.viewId })
+  t.equal(picked.status, 200, JSON.stringify(picked.body))
+  const callerId = callerUniqueid(s.app, s.call.id)
+  const phone301 = await Phone.register('0003*301', { mode: 'answer', answerAfterMs: 200 })
+
+  // User 12 reaches the call only through 0003*210, which left it: refused, and Asterisk does nothing.
+  const mark = s.obs.mark()
+  const url = `@me/0003*210/${s.call.id}`
+  const del = await s.user12.delete(url)
+  t.same([del.status, del.body.error?.code], [401, 'access_denied'], 'DELETE by 210\'s user is refused')
+  t.match(del.body.error?.message, /no longer|any more/, 'and says why')
+  const xfer = await s.user12.put(url, { action: 'Transfer', sendCallTo: '0003*301' })
+  t.same([xfer.status, xfer.body.error?.code], [401, 'access_denied'], 'Transfer by 210\'s user is refused')
+  const vm = await s.user12.put(url, { action: 'TransferToVoicemail', sendCallTo: '0003*210' })
+  t.same([vm.status, vm.body.error?.code], [401, 'access_denied'], 'TransferToVoicemail by 210\'s user is refused')
+  const delAll = await s.user12.delete('@me/0003*210')
+  t.same([delAll.status, delAll.body], [200, []], 'hanging up "every call of 210" leaves this one alone')
+  const org3 = await UapiClient.as(s.app, 3)
+  const viaPath = await org3.delete(`12/0003*210/${s.call.id}`)
+  t.same([viaPath.status, viaPath.body.error?.code], [401, 'access_denied'], 'through 210\'s URL even the organization is refused')
+  t.same(await s.obs.tracesAfter(mark), [], 'Asterisk shows no trace of any action, watched for 1 s')
+  t.notOk(picker.gotBye(), '024 still talks')
+  // Reading keeps its rule: the PickUp page's follow-up List through 210 still shows the call.
+  const listed = await s.user12.list(url)
+  t.equal(listed.entry[0]?.id, s.call.id, 'List through /12/0003*210 still shows the call')
+  t.same(statuses(listed.entry[0]), { '0003*300': 5, '0003*024': 5 })
+
+  // User 13 owns 024, a current party: it transfers the party it talks to (300) to 301.
+  const user13 = await UapiClient.as(s.app, 13)
+  const mark2 = s.obs.mark()
+  const moved = await user13.put(`@me/0003*024/${s.call.id}`, { action: 'Transfer', sendCallTo: '0003*301' })
+  t.equal(moved.status, 200, JSON.stringify(moved.body))
+  const blind = await s.obs.waitFor((e) => e.event === 'BlindTransfer', { from: mark2, timeoutMs: 10_000 })
+  t.equal(blind.transfereeuniqueid, callerId, 'Asterisk moved 300')
+  await phone301.waitFor('INVITE')
+  const in301 = await s.obs.waitFor((e) => e.event === 'BridgeEnter' && e.channel?.startsWith('PJSIP/0003*301-') === true, { from: mark2, timeoutMs: 10_000 })
+  await s.obs.waitFor((e) => e.event === 'BridgeEnter' && e.uniqueid === callerId && e.bridgeuniqueid === in301.bridgeuniqueid, { from: mark2, timeoutMs: 10_000 })
+  t.pass('300 and 301 share a bridge')
+  await picker.waitFor('BYE')
+  t.pass('024 was released')
+
+  // Organization 3 has authority over 300 and 301: it hangs the call up through its own scope.
+  await user13.until(`@me/0003*024/${s.call.id}`, (c) => (c.totalResults === 1 && statuses(c.entry[0])['0003*301'] === 5 ? c : undefined), '301 on call')
+  const mark3 = s.obs.mark()
+  const ended = await org3.delete(`@me/@self/${s.call.id}`)
+  t.equal(ended.status, 200, JSON.stringify(ended.body))
+  t.same(ended.body.map((c: PhoneCall) => c.id), [s.call.id])
+  await s.obs.waitFor({ event: 'Hangup', uniqueid: callerId }, { from: mark3, timeoutMs: 5_000 })
+  await phone301.waitFor('BYE')
+  t.pass('300 hung up by Asterisk and 301 got BYE')
+})
+
+t.test('two engine instances given the same PickUp at once: Asterisk bridges the caller with one leg, the other is released, both list one call', async (t) => {
+  // What the README claims for several instances without a shared store: each may ring the picker;
+  // Asterisk's PickupChan lets exactly one leg take the call and the other instance releases its own
+  // leg as soon as the ringing leg is taken; both show the picker inside the same call (VN_CALL).
+  const s = await ringingCall(t, { mode: 'answer', answerAfterMs: 500 })
+  const other = await build(t, { connect: true, config: noRateLimit })
+  await whenLive(other)
+  const otherUser12 = await UapiClient.as(other, 12)
+  const org3 = [await UapiClient.as(s.app, 3), await UapiClient.as(other, 3)]
+  const callerId = callerUniqueid(s.app, s.call.id)
+  const mark = s.obs.mark()
+  const body = { ...PAGE_EXAMPLE, phoneCallViewId: s.viewId }
+  // Before any answer: the ringing picker leg(s) show inside the call on both instances.
+  const a = s.user12.put(`@me/0003*210/${s.call.id}?wait=true`, body)
+  const b = otherUser12.put(`@me/0003*210/${s.call.id}?wait=true`, body)
+  const ringing = await Promise.all(org3.map(async (c) => await c.until('@me/@self', (l) => (l.entry.some((x) => viewOf(x, '0003*024') !== undefined) ? l : undefined), '024 ringing listed')))
+  for (const l of ringing) t.same(l.entry.map((c) => c.id), [s.call.id], 'the ringing picker is part of the picked call on this instance, not a call of its own')
+  const results = await Promise.all([a, b])
+  const codes = results.map((r) => r.status === 200 ? 'picked-up' : r.body.error?.code).sort()
+  t.same(codes, ['pc_pickup_target_gone', 'picked-up'], JSON.stringify(results.map((r) => r.body)))
+  const pickups = s.obs.events({ event: 'Pickup' }, mark)
+  t.equal(pickups.length, 1, 'Asterisk performed exactly one pickup')
+  const winner = pickups[0]?.uniqueid as string
+  const callerIn = await s.obs.waitFor({ event: 'BridgeEnter', uniqueid: callerId }, { from: mark })
+  const winnerIn = await s.obs.waitFor({ event: 'BridgeEnter', uniqueid: winner }, { from: mark })
+  t.equal(winnerIn.bridgeuniqueid, callerIn.bridgeuniqueid, 'the caller is bridged with the winning leg')
+  const legs = s.obs.events((e) => e.event === 'Newchannel' && e.channel?.startsWith('PJSIP/0003*024-') === true, mark).map((e) => e.uniqueid as string)
+  t.ok(legs.length >= 1 && legs.length <= 2, `${legs.length} leg(s) rang 024`)
+  for (const leg of legs.filter((l) => l !== winner)) {
+    await s.obs.waitFor({ event: 'Hangup', uniqueid: leg }, { from: mark, timeoutMs: 5_000 })
+    t.pass(`the losing leg ${leg} was hung up`)
+  }
+  for (const [name, c] of [['first', s.user12], ['second', otherUser12]] as const) {
+    const l = await c.until(`@me/0003*210/${s.call.id}`, (x) => (Object.keys(statuses(x.entry[0])).length === 2 && statuses(x.entry[0])['0003*024'] === 5 ? x : undefined), `${name} instance settled`)
+    t.same(statuses(l.entry[0]), { '0003*300': 5, '0003*024': 5 }, `the ${name} instance lists one call: 300 and 024 on call`)
+  }
+})

@@ -39,7 +39,7 @@ export class PickupTracker {
 
   constructor (private readonly mirror: Mirror, private readonly ami: AmiClient) {
     mirror.on('leg', (leg) => { this.onLeg(leg) })
-    mirror.on('state', (leg) => { if (leg.state === UP) this.onTargetTaken(leg.uniqueid) })
+    mirror.on('state', (leg) => { if (leg.state === UP) this.onTargetTaken(leg.uniqueid, true) })
     mirror.on('pickup', (picker) => { this.onPickup(picker) })
     mirror.on('bridged', (leg) => { this.onBridged(leg) })
     mirror.on('originate', (e) => { this.onOriginate(e) })
@@ -78,7 +78,7 @@ export class PickupTracker {
 
   private onBridged (leg: Leg): void {
     // The target entering a bridge before our Pickup: it was answered elsewhere.
-    this.onTargetTaken(leg.uniqueid)
+    this.onTargetTaken(leg.uniqueid, true)
     // Our picker, or its caller, entering the bridge they now share: the pickup is done.
     for (const other of leg.call.legs.values()) {
       const p = this.byChannel.get(other.uniqueid)
@@ -112,17 +112,20 @@ export class PickupTracker {
       this.finish(ours, callerLeft ? 'target-gone' : ours.pickedUp ? 'failed' : ours.answered ? 'target-gone' : r === undefined || r === '3' || r === '5' ? 'unanswered' : 'failed')
       return
     }
-    // The ringing leg hung up: picked by us (the Pickup event came first), else abandoned or taken.
-    this.onTargetTaken(leg.uniqueid)
+    // The ringing leg hung up: picked by us (the Pickup event came first), else abandoned or taken,
+    // or Asterisk is shutting down (it hangs up every channel first): that one is confirmed by a Ping.
+    this.onTargetTaken(leg.uniqueid, false)
   }
 
-  /** The ringing leg was answered, bridged or hung up: unless that was our pickup, release our phone. */
-  private onTargetTaken (targetUniqueid: string): void {
+  /**
+   * The ringing leg was answered, bridged or hung up: unless that was our pickup, release our phone.
+   * `live`: the news itself proves the PBX is running (a leg answered or bridged), no Ping needed.
+   */
+  private onTargetTaken (targetUniqueid: string, live: boolean): void {
     const p = this.byTarget.get(targetUniqueid)
     if (p === undefined || p.pickedUp) return
     this.release(p.channelId)
-    // Asterisk just spoke about this call: the PBX is there, no need to confirm.
-    this.finish(p, 'target-gone', true)
+    this.finish(p, 'target-gone', live)
   }
 
   /** One Hangup of our own leg, now if the mirror knows it, else as soon as it appears. */
