@@ -8,7 +8,7 @@ import type { AmiEvent } from '../../ami/index.ts'
 import type { Call, Leg, Mirror } from '../mirror.ts'
 import { clickToCallOriginate } from '../recipes.ts'
 import { CallActionError } from './errors.ts'
-import type { ActionDeps } from './pick-up.ts'
+import type { ActionDeps } from './context.ts'
 
 export interface ClickToCallInput {
   /** The source phone's device ("PJSIP/0003*300"), already checked to be in the caller's authority. */

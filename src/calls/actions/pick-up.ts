@@ -9,10 +9,10 @@ import { pickupOriginate, asteriskCallerId } from '../recipes.ts'
 import type { CallerId } from '../caller-id.ts'
 import { CallActionError } from './errors.ts'
 import { resolveCall, type ActionDeps } from './context.ts'
-import { pickupTrackerOf, type PickUpOutcome } from './pickup-tracker.ts'
+import { bridgedWith, originateTrackerOf, type FollowSpec, type OriginateOutcome } from './originate-tracker.ts'
 
-export type { ActionDeps } from './context.ts'
-export type { PickUpOutcome } from './pickup-tracker.ts'
+/** picked-up: Asterisk bridged the caller with the picker; the rest as OriginateOutcome. */
+export type PickUpOutcome = Exclude<OriginateOutcome, 'connected'> | 'picked-up'
 
 export interface PickUpInput {
   readonly phoneCallId: string
@@ -47,11 +47,12 @@ export async function pickUp (deps: ActionDeps, input: PickUpInput): Promise<Pic
   if (target.role !== 'callee' || target.state !== RINGING) throw new CallActionError('pc_phonecallview_invalid', 'the view is not a ringing dialed leg')
   if (target.party?.extension === input.extension) throw new CallActionError('pc_sendcallto_invalid', 'sendCallTo is the ringing phone itself')
   if (target.party !== undefined && target.party.organizationId !== input.organizationId) throw new CallActionError('pc_sendcallto_invalid', 'sendCallTo is outside the organization of the call')
-  const tracker = pickupTrackerOf(mirror, ami)
+  const tracker = originateTrackerOf(mirror, ami)
   if (tracker.busy(target.uniqueid)) throw new CallActionError('pc_phonecall_conflict', 'a pickup of this view is already under way')
 
   const channelId = 'pk-' + randomBytes(12).toString('hex')
-  const outcome = tracker.track(channelId, target.uniqueid, input.waitForPickupMs + OUTCOME_GRACE_MS)
+  const outcome = tracker.follow(pickupFollow(channelId, target.uniqueid, input.waitForPickupMs + OUTCOME_GRACE_MS))
+    .then((o): PickUpOutcome => (o === 'connected' ? 'picked-up' : o))
   void outcome.then((result) => {
     log.info({ op: 'pickup', phoneCallId: call.id, target: target.uniqueid, picker: channelId, outcome: result }, 'pickup finished')
   })
@@ -83,4 +84,19 @@ export async function pickUp (deps: ActionDeps, input: PickUpInput): Promise<Pic
 export function viewLeg (call: Call, viewId: string): Leg | undefined {
   for (const leg of call.legs.values()) if (leg.viewId === viewId && !leg.local) return leg
   return undefined
+}
+
+/**
+ * How a PickUp is followed: the target is a ringing leg (answered, bridged or gone elsewhere first
+ * means target-gone); Asterisk's Pickup event engages our leg; it is done once the caller and the
+ * picker share a bridge.
+ */
+export function pickupFollow (channelId: string, targetUniqueid: string, deadlineMs: number): FollowSpec {
+  return {
+    channelId,
+    deadlineMs,
+    target: { uniqueid: targetUniqueid, kind: 'ringing' },
+    engaged: (leg) => leg?.pickedFrom !== undefined,
+    connected: (leg) => leg?.pickedFrom !== undefined && bridgedWith(leg, leg.dialedBy !== undefined ? leg.call.legs.get(leg.dialedBy) : undefined)
+  }
 }

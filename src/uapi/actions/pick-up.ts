@@ -40,7 +40,7 @@ export const pickUpAction: ActionHandler = async (ctx) => {
   if (callerIdText !== undefined && callerId === undefined) throw uapiError('pc_callerid_invalid')
   const target = phoneTerminal(ctx.directory, body.sendCallTo, scopeOrganization(ctx), 'pc_sendcallto_invalid')
   if (!calls.available) throw uapiError('pbx_unavailable')
-  const started = await pickUp({ ami: ctx.ami, mirror: calls.mirror, calls, log: ctx.log }, {
+  const started = await pickUp(ctx.deps, {
     phoneCallId: ctx.phoneCallId,
     selection: ctx.scope.selection,
     phoneCallViewId: body.phoneCallViewId ?? '',

@@ -8,7 +8,7 @@
 //   path extension talks to, or the caller ringing it; on @self, the caller of the only ringing
 //   phone. transferFromNumber, when given, must be a party and otherwise only helps pick the other
 //   side. AMI Redirect to vn-voicemail,<full number>,1. Answers the PhoneCall as Asterisk accepted it.
-import { transferToVoicemail } from '../../calls/actions/transfer-to-voicemail.ts'
+import { transferToVoicemail } from '../../calls/index.ts'
 import { uapiError } from '../errors.ts'
 import { phoneTerminal, scopeOrganization } from './pick-up.ts'
 import { partyNumber } from './transfer.ts'
@@ -22,7 +22,7 @@ export const transferToVoicemailAction: ActionHandler = async (ctx) => {
   const transferFromNumber = partyNumber(ctx, body.transferFromNumber, orgId, 'pc_transferfromnumber_invalid')
   const transferNumber = partyNumber(ctx, body.transferNumber, orgId, 'pc_transfernumber_invalid')
   if (!calls.available) throw uapiError('pbx_unavailable')
-  const done = await transferToVoicemail({ ami: ctx.ami, mirror: calls.mirror, calls, log: ctx.log }, {
+  const done = await transferToVoicemail(ctx.deps, {
     phoneCallId: ctx.phoneCallId,
     selection: ctx.scope.selection,
     mailbox: mailbox.number,

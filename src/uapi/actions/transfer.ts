@@ -13,7 +13,7 @@
 // - sendCallTo: an extension of the organization in scope (full or short) or a public number.
 // Bridged two-party call → AMI BlindTransfer of the transferer's leg; otherwise Redirect of the
 // moved leg. Answers the PhoneCall once Asterisk accepted the action; it keeps its id.
-import { transfer } from '../../calls/actions/transfer.ts'
+import { transfer } from '../../calls/index.ts'
 import { uapiError } from '../errors.ts'
 import { organizationContext, resolveNumber } from '../numbers.ts'
 import { scopeOrganization } from './pick-up.ts'
@@ -49,7 +49,7 @@ export const transferAction: ActionHandler = async (ctx) => {
   const org = target.kind === 'extension' ? target.extension.organizationId : callOrganization(ctx, orgId)
   const context = organizationContext(directory, org)
   if (context === undefined) throw uapiError('pc_sendcallto_invalid')
-  const done = await transfer({ ami: ctx.ami, mirror: calls.mirror, calls, log: ctx.log }, {
+  const done = await transfer(ctx.deps, {
     phoneCallId: ctx.phoneCallId,
     selection: ctx.scope.selection,
     sendCallTo: target.number,

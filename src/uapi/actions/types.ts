@@ -3,12 +3,14 @@ import type { Static } from 'typebox'
 import type { FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
 import type { AmiClient } from '../../ami/index.ts'
-import type { CallService, PhoneCall } from '../../calls/index.ts'
+import type { ActionDeps, CallService, PhoneCall } from '../../calls/index.ts'
 import type { Directory } from '../../directory/index.ts'
 import type { RequestScope } from '../scope.ts'
 import type { PhoneCallAction } from '../schemas/phone-call-action.ts'
 
 export interface ActionContext {
+  /** What every call verb takes (src/calls ActionDeps), built once per request. */
+  readonly deps: ActionDeps
   readonly ami: AmiClient
   readonly calls: CallService
   readonly directory: Directory

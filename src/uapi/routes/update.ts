@@ -55,6 +55,7 @@ export const updateRoutes: FastifyPluginAsyncTypebox<UpdateDeps> = async (app, d
     }
     const self = `${baseUrl(request, deps.publicUrl)}${deps.basePath}/phoneCalls/${scope.userSegment}/${scope.extensionSegment}`
     return await handler({
+      deps: { ami: deps.ami, mirror: calls.mirror, calls, log: deps.log },
       ami: deps.ami,
       calls,
       directory,

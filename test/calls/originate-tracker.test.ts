@@ -1,4 +1,4 @@
-// The PickUp tracker over the streams a real Asterisk 22 sent (../shared/fixtures/ami): which
+// The originate tracker following PickUps over the streams a real Asterisk 22 sent (../shared/fixtures/ami): which
 // outcome each recorded pickup has, at which event it is known, and which AMI actions the tracker
 // itself sends (the Hangup that releases our still-ringing phone). The AMI side is a recorder: the
 // tracker only sends actions and listens for disconnects; the events are Asterisk's own.
@@ -6,7 +6,8 @@ import t from 'tap'
 import { EventEmitter } from 'node:events'
 import { Mirror, type Party } from '../../src/calls/mirror.ts'
 import { callIdDeriver } from '../../src/calls/call-id.ts'
-import { PickupTracker, type PickUpOutcome } from '../../src/calls/actions/pickup-tracker.ts'
+import { OriginateTracker, type OriginateOutcome } from '../../src/calls/actions/originate-tracker.ts'
+import { pickupFollow } from '../../src/calls/actions/pick-up.ts'
 import type { AmiClient, AmiEvent, AmiHeaders } from '../../src/ami/index.ts'
 import { fixtureEvents } from '../helpers/fixtures.ts'
 
@@ -23,12 +24,22 @@ class RecordingAmi extends EventEmitter {
   }
 }
 
-interface Rig { mirror: Mirror, ami: RecordingAmi, tracker: PickupTracker }
+interface Rig { mirror: Mirror, ami: RecordingAmi, tracker: { track: (channelId: string, target: string, deadlineMs: number) => Promise<PickUpOutcome>, busy: (target: string) => boolean } }
+type PickUpOutcome = Exclude<OriginateOutcome, 'connected'> | 'picked-up'
 
 function rig (): Rig {
   const mirror = new Mirror(resolve, callIdDeriver('test-secret'))
   const ami = new RecordingAmi()
-  return { mirror, ami, tracker: new PickupTracker(mirror, ami as unknown as AmiClient) }
+  const tracker = new OriginateTracker(mirror, ami as unknown as AmiClient)
+  return {
+    mirror,
+    ami,
+    tracker: {
+      // Exactly what pickUp() does with it.
+      track: async (channelId, target, deadlineMs) => await tracker.follow(pickupFollow(channelId, target, deadlineMs)).then((o) => (o === 'connected' ? 'picked-up' : o)),
+      busy: (target) => tracker.busy(target)
+    }
+  }
 }
 
 /** Applies the stream event by event; returns the index of the event after which `outcome` settled. */
