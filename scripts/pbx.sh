@@ -32,7 +32,8 @@ PBX_ROOT=${PBX_ROOT:-/var/cache/uapi-pbx/rootfs}
 PBX_SUITE=${PBX_SUITE:-sid}
 PBX_MIRROR=${PBX_MIRROR:-http://deb.debian.org/debian}
 PBX_UP_TIMEOUT=${PBX_UP_TIMEOUT:-60}
-PBX_PACKAGES=asterisk,asterisk-modules,asterisk-core-sounds-en-gsm
+# Music on hold (OnHold, Park) plays Debian's opsound files from /usr/share/asterisk/moh.
+PBX_PACKAGES=asterisk,asterisk-modules,asterisk-core-sounds-en-gsm,asterisk-moh-opsound-gsm
 
 AMI_HOST=127.0.0.1
 AMI_PORT=5038
@@ -105,8 +106,10 @@ asterisk_pids() {
   return 0
 }
 
+# Valid: Asterisk runs there, and the root was built with today's package list (a stamp).
 root_is_valid() {
-  [[ -x $PBX_ROOT/usr/sbin/asterisk ]] && chroot "$PBX_ROOT" /usr/sbin/asterisk -V >/dev/null 2>&1
+  [[ -x $PBX_ROOT/usr/sbin/asterisk ]] && chroot "$PBX_ROOT" /usr/sbin/asterisk -V >/dev/null 2>&1 &&
+    [[ $(cat "$PBX_ROOT/.uapi-packages" 2>/dev/null) == "$PBX_PACKAGES" ]]
 }
 
 # Build the Debian root once (about a minute), atomically: into $PBX_ROOT.tmp, then mv.
@@ -120,12 +123,15 @@ ensure_root() {
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >/dev/null
   fi
   local tmp="$PBX_ROOT.tmp"
+  # A root from an older package list may still run an Asterisk: stop it before replacing the root.
+  if [[ -n $(asterisk_pids) ]]; then log "stopping the Asterisk of the outdated root"; chroot_down force; fi
   rm -rf "$tmp" "$PBX_ROOT"
   mkdir -p "$(dirname "$PBX_ROOT")"
   log "building $PBX_ROOT: debootstrap $PBX_SUITE with $PBX_PACKAGES (about a minute)"
   debootstrap --variant=minbase --include="$PBX_PACKAGES" "$PBX_SUITE" "$tmp" "$PBX_MIRROR" >"$tmp.log" 2>&1 ||
     { tail -20 "$tmp.log" >&2; die "debootstrap failed (try PBX_SUITE=bullseye); log: $tmp.log"; }
   chroot "$tmp" /usr/sbin/asterisk -V >/dev/null || die "asterisk does not run in $tmp"
+  printf '%s' "$PBX_PACKAGES" >"$tmp/.uapi-packages"
   mv "$tmp" "$PBX_ROOT"
   rm -f "$tmp.log"
   log "built $(chroot "$PBX_ROOT" /usr/sbin/asterisk -V)"
