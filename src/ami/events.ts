@@ -82,6 +82,13 @@ export type BlindTransferEvent = Named<'BlindTransfer'> & {
   readonly context?: string
   readonly extension?: string
 }
+/** A supervisor leg (Spyer) started or stopped listening to a party (Spyee): ChanSpy. */
+export type ChanSpyEvent = Named<'ChanSpyStart' | 'ChanSpyStop'> & {
+  readonly spyerchannel?: string
+  readonly spyeruniqueid?: string
+  readonly spyeechannel?: string
+  readonly spyeeuniqueid?: string
+}
 export type FullyBootedEvent = Named<'FullyBooted'> & { readonly uptime?: string, readonly lastreload?: string }
 /** One CoreShowChannels item. */
 export type CoreShowChannelEvent = Named<'CoreShowChannel'> & ChannelSnapshot & {
@@ -109,6 +116,8 @@ export interface ConsumedEvents {
   Pickup: PickupEvent
   OriginateResponse: OriginateResponseEvent
   BlindTransfer: BlindTransferEvent
+  ChanSpyStart: ChanSpyEvent
+  ChanSpyStop: ChanSpyEvent
   FullyBooted: FullyBootedEvent
   CoreShowChannel: CoreShowChannelEvent
 }

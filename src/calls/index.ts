@@ -14,6 +14,7 @@ export { hangUp, hangUpTargets, type HangUpInput, type HangUpTarget } from './ac
 export { transfer, type TransferInput, type TransferDone } from './actions/transfer.ts'
 export { transferToVoicemail, VOICEMAIL_CONTEXT, type TransferToVoicemailInput } from './actions/transfer-to-voicemail.ts'
 export { clickToCall, newNonce, type ClickToCallInput, type ClickToCallStarted } from './actions/click-to-call.ts'
-export { asteriskCallerId } from './recipes.ts'
+export { supervise, type SuperviseInput, type SuperviseStarted } from './actions/supervise.ts'
+export { asteriskCallerId, isSupervision, type SupervisionMode } from './recipes.ts'
 export { CallActionError, type CallActionCode } from './actions/errors.ts'
 export { parseCallerId, type CallerId } from './caller-id.ts'

@@ -46,6 +46,8 @@ export interface Leg {
   target: string | undefined
   /** For pickers: the uniqueid of the leg they picked up. */
   pickedFrom: string | undefined
+  /** For supervisor legs (ChanSpy): the uniqueid of the party they listen to, while they do. */
+  spying: string | undefined
   bridgeId: string | undefined
   createdAt: number
   ringingAt: number | undefined
@@ -196,6 +198,8 @@ export class Mirror extends EventEmitter<MirrorEvents> {
         return
       }
       case 'Pickup': return this.onPickup(e as AmiEventOf<'Pickup'>)
+      case 'ChanSpyStart':
+      case 'ChanSpyStop': return this.onChanSpy(e as AmiEventOf<'ChanSpyStart'>)
       case 'Hangup': return this.onHangup(e as AmiEventOf<'Hangup'>)
       case 'OriginateResponse': return this.onOriginateResponse(e as AmiEventOf<'OriginateResponse'>)
       case 'BlindTransfer':
@@ -310,6 +314,16 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     this.emit('pickup', picker, targetId)
   }
 
+  /** A supervisor leg listens to (or stops listening to) a party; ChanSpy's own event, every instance sees it. */
+  private onChanSpy (e: AmiEventOf<'ChanSpyStart'>): void {
+    const spyer = e.spyeruniqueid !== undefined ? this.legs.get(e.spyeruniqueid) : undefined
+    if (spyer === undefined) return
+    const spying = e.event === 'ChanSpyStart' ? e.spyeeuniqueid : undefined
+    if (spyer.spying === spying) return
+    spyer.spying = spying
+    spyer.call.version++
+  }
+
   private onHangup (e: AmiEventOf<'Hangup'>): void {
     const uniqueid = e.uniqueid
     if (uniqueid === undefined) return
@@ -379,6 +393,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
       dialStatus: undefined,
       target: undefined,
       pickedFrom: undefined,
+      spying: undefined,
       bridgeId: undefined,
       createdAt,
       ringingAt: state === RINGING ? createdAt : undefined,

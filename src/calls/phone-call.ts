@@ -16,7 +16,8 @@ export const PhoneCallViewSchema = Type.Object({
   callerId: Type.Optional(Type.String()),
   answered: Type.Optional(DateTime),
   onHold: Type.Optional(DateTime),
-  holder: Type.Optional(Type.Integer())
+  holder: Type.Optional(Type.Integer()),
+  role: Type.Optional(Type.String({ description: 'Not in UAPI 3.0: what a supervisor leg does (barge, whisper, private-whisper, monitor); absent for ordinary parties' }))
 })
 
 export const PhoneCallSchema = Type.Object({

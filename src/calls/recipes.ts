@@ -82,3 +82,37 @@ export function blindTransfer (p: { transfererUniqueid: string, context: string,
 export function redirectLeg (p: { uniqueid: string, context: string, exten: string }): AmiHeaders {
   return { Channel: p.uniqueid, Context: p.context, Exten: p.exten, Priority: 1 }
 }
+
+/** How a supervisor joins a party's call (ChanSpy): barge talks to both sides, whisper to the spied
+ *  party only (private: without hearing the call), monitor listens only. */
+export type SupervisionMode = 'barge' | 'whisper' | 'private-whisper' | 'monitor'
+
+const SUPERVISION: ReadonlySet<string> = new Set<SupervisionMode>(['barge', 'whisper', 'private-whisper', 'monitor'])
+
+/** True for the VN_OP tag of a supervisor leg. */
+export function isSupervision (op: string | undefined): op is SupervisionMode {
+  return op !== undefined && SUPERVISION.has(op)
+}
+
+// ChanSpy options: u = the argument is a uniqueid (exactly that channel, no prefix match); q = no
+// beep or channel name announced to the supervisor; E = leave when the spied party hangs up (the
+// supervisor leg ends with the call); B barge, w whisper, W private whisper, none = listen only.
+const SPY_OPTIONS: Record<SupervisionMode, string> = { barge: 'uqEB', whisper: 'uqEw', 'private-whisper': 'uqEW', monitor: 'uqE' }
+
+/**
+ * Supervision (reference 4.6, 4.9, 4.12): ring `endpoint` and, once answered, run ChanSpy on the
+ * party's leg with the mode's options. VN_OP names the mode (List shows it), VN_CALL the call the
+ * supervisor leg joins.
+ */
+export function superviseOriginate (p: { endpoint: string, mode: SupervisionMode, spyeeUniqueid: string, callerId: string, timeoutMs: number, channelId: string, callKey: string }): AmiHeaders {
+  return {
+    Channel: p.endpoint,
+    Application: 'ChanSpy',
+    Data: `${p.spyeeUniqueid},${SPY_OPTIONS[p.mode]}`,
+    CallerID: p.callerId,
+    Timeout: p.timeoutMs,
+    Async: 'true',
+    ChannelId: p.channelId,
+    Variable: [`VN_OP=${p.mode}`, `VN_CALL=${p.callKey}`]
+  }
+}

@@ -3,6 +3,7 @@
 import { type Call, type Leg, UP, RINGING } from './mirror.ts'
 import { type PhoneCall, type PhoneCallView, Status, Flow } from './phone-call.ts'
 import { derivedNonce } from './call-id.ts'
+import { isSupervision } from './recipes.ts'
 
 export interface ProjectionContext {
   organizationName: (organizationId: string) => string | undefined
@@ -65,6 +66,11 @@ export function projectLeg (leg: Leg, call: Call): PhoneCallView {
     const from = dialer !== undefined ? numberOf(dialer) : known(leg.connectedNum) ?? known(leg.callerNum)
     source = from !== undefined ? [from] : []
     destination = [own]
+  } else if (isSupervision(leg.op)) {
+    // A supervisor leg: from the supervisor to the party it listens (or talks) to.
+    const spied = leg.spying !== undefined ? call.legs.get(leg.spying) : undefined
+    source = [own]
+    destination = spied !== undefined ? [numberOf(spied)] : []
   } else {
     source = [own]
     destination = dialedNumbers(leg, call)
@@ -86,6 +92,7 @@ export function projectLeg (leg: Leg, call: Call): PhoneCallView {
   const callerId = formatCallerId(leg.connectedName, leg.connectedNum) ?? formatCallerId(leg.callerName, leg.callerNum)
   if (callerId !== undefined) view.callerId = callerId
   if (leg.answeredAt !== undefined) view.answered = isoDate(leg.answeredAt)
+  if (isSupervision(leg.op)) view.role = leg.op
   const hold = holdOf(leg, call)
   if (hold !== undefined) {
     view.onHold = isoDate(hold.at)

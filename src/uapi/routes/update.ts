@@ -12,6 +12,7 @@ import { PHONE_CALL_ID, baseUrl, requestScope } from '../scope.ts'
 import { pickUpAction } from '../actions/pick-up.ts'
 import { transferAction } from '../actions/transfer.ts'
 import { transferToVoicemailAction } from '../actions/transfer-to-voicemail.ts'
+import { bargeInAction, monitorAction, whisperAction } from '../actions/supervise.ts'
 import type { ActionHandler } from '../actions/types.ts'
 import type { RouteDeps } from './list.ts'
 
@@ -23,11 +24,14 @@ export interface UpdateDeps extends RouteDeps {
 const ACTIONS: Readonly<Record<string, ActionHandler>> = {
   PickUp: pickUpAction,
   Transfer: transferAction,
-  TransferToVoicemail: transferToVoicemailAction
+  TransferToVoicemail: transferToVoicemailAction,
+  BargeIn: bargeInAction,
+  Whisper: whisperAction,
+  Monitor: monitorAction
 }
 
 /** Actions UAPI defines that this engine does not implement: 501, not "invalid". */
-const NOT_IMPLEMENTED = new Set(['OnHold', 'OffHold', 'StartRecording', 'StopRecording', 'BargeIn', 'Park', 'UnPark', 'Whisper', 'Monitor'])
+const NOT_IMPLEMENTED = new Set(['OnHold', 'OffHold', 'StartRecording', 'StopRecording', 'Park', 'UnPark'])
 
 export const updateRoutes: FastifyPluginAsyncTypebox<UpdateDeps> = async (app, deps) => {
   const { calls, directory } = deps

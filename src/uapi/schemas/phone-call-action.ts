@@ -16,11 +16,11 @@ export const PhoneCallAction = Type.Object({
   transferNumber: Type.Optional(Type.String({ maxLength: 64 })),
   format: Type.Optional(Type.String({ maxLength: 16 })),
   maxInParking: Type.Optional(Num),
-  private: Type.Optional(Num)
+  private: Type.Optional(Type.Union([Num, Type.Boolean()]))
 })
 
 export const UpdateQuery = Type.Object({
-  wait: Type.Optional(Type.Boolean({ description: 'PickUp: answer only once the outcome is known (picked up, unanswered, target gone)' })),
+  wait: Type.Optional(Type.Boolean({ description: 'PickUp, BargeIn, Whisper, Monitor: answer only once the outcome is known (connected, unanswered, target gone)' })),
   accessRequestToken: Type.Optional(Type.String({ maxLength: 4096 }))
 })
 
@@ -35,6 +35,7 @@ export const updateErrorCodes = {
   'body/phoneCallViewId': 'pc_phonecallview_invalid',
   'body/transferFromNumber': 'pc_transferfromnumber_invalid',
   'body/transferNumber': 'pc_transfernumber_invalid',
+  'body/private': 'pc_private_invalid',
   'params/phoneCallId': 'pc_phonecall_invalid',
   'params/extension': 'extension_invalid',
   'params/userId': 'user_invalid',
