@@ -16,6 +16,7 @@ import { uapiErrorHandler, uapiNotFoundHandler } from './uapi/error-handler.ts'
 import { healthRoutes } from './health.ts'
 import { DOCS_CSP, securityPlugin } from './http/security.ts'
 import { drainingPlugin } from './http/draining.ts'
+import { REDACTED, REDACT_PATHS, serializeRequest } from './http/redact.ts'
 import { metricsPlugin } from './metrics/index.ts'
 
 /** The engine's parts, reachable from the Fastify instance (health, metrics, tests). */
@@ -41,12 +42,12 @@ export interface BuildOptions {
   readonly connect?: boolean
 }
 
-export const REDACT = ['req.headers.authorization', 'req.query.accessRequestToken', 'secret', '*.secret', 'client_secret', '*.client_secret']
-
 export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, Logger, TypeBoxTypeProvider>
 
 export async function buildApp (config: Config, options: BuildOptions = {}): Promise<App> {
-  const logger = options.logger ?? pino({ level: config.log.level, redact: REDACT })
+  // Whatever logger is given, credentials never reach it (src/http/redact.ts is the one rule).
+  const logger = (options.logger ?? pino({ level: config.log.level }))
+    .child({}, { redact: { paths: REDACT_PATHS, censor: REDACTED }, serializers: { req: serializeRequest } })
   const app = Fastify({
     loggerInstance: logger,
     bodyLimit: config.http.bodyLimit,

@@ -67,7 +67,9 @@ function fromValidation (err: FastifyError & { validationContext?: string }, req
 
 export function uapiErrorHandler (err: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
   const uapi = toUapiError(err, request)
-  if (uapi.statusCode >= 500) request.log.error({ err }, 'request failed')
+  // The error log is for the engine's and the PBX's failures. A client asking for something the
+  // engine does not do (501) or may not do (4xx) is routine: info, one line, no stack.
+  if (uapi.statusCode >= 500 && uapi.code !== 'request_not_implemented') request.log.error({ err }, 'request failed')
   else request.log.info({ code: uapi.code, cause: (uapi.cause as Error | undefined)?.message }, 'request refused')
   if (uapi.code === 'pbx_unavailable') void reply.header('retry-after', '2')
   void reply.status(uapi.statusCode).send({ error: { code: uapi.code, message: uapi.message } })
