@@ -70,7 +70,11 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     logger,
     ...(config.ami.connectTimeoutMs !== undefined ? { connectTimeoutMs: config.ami.connectTimeoutMs } : {}),
     ...(config.ami.actionTimeoutMs !== undefined ? { defaultTimeoutMs: config.ami.actionTimeoutMs } : {}),
-    backoff: { initialMs: config.ami.reconnectMinMs ?? 250, maxMs: config.ami.reconnectMaxMs ?? 10_000 }
+    backoff: { initialMs: config.ami.reconnectMinMs ?? 250, maxMs: config.ami.reconnectMaxMs ?? 10_000 },
+    ...(config.ami.pingIntervalMs !== undefined ? { pingIntervalMs: config.ami.pingIntervalMs } : {}),
+    ...(config.ami.pingTimeoutMs !== undefined ? { pingTimeoutMs: config.ami.pingTimeoutMs } : {}),
+    ...(config.ami.authRetryMs !== undefined ? { authRetryMs: config.ami.authRetryMs } : {}),
+    ...(config.ami.login !== undefined ? { login: config.ami.login } : {})
   })
   const partyOf = (tech: string, resource: string): Party | undefined => {
     const ext = directory.extensionByEndpoint(`${tech}/${resource}`)

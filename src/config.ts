@@ -41,7 +41,14 @@ const AmiSchema = Type.Object({
   connectTimeoutMs: Type.Optional(Integer(1, 600_000)),
   actionTimeoutMs: Type.Optional(Integer(1, 600_000)),
   reconnectMinMs: Type.Optional(Integer(1, 600_000)),
-  reconnectMaxMs: Type.Optional(Integer(1, 3_600_000))
+  reconnectMaxMs: Type.Optional(Integer(1, 3_600_000)),
+  /** Liveness: a Ping this often while logged in; unanswered for pingTimeoutMs, the socket is dropped. */
+  pingIntervalMs: Type.Optional(Integer(100, 600_000)),
+  pingTimeoutMs: Type.Optional(Integer(100, 600_000)),
+  /** After Asterisk refused the credentials, wait this long before trying again. */
+  authRetryMs: Type.Optional(Integer(100, 3_600_000)),
+  /** challenge: MD5 challenge only (the secret never crosses the wire); auto: challenge, plain if the server offers none; plain. */
+  login: Type.Optional(Type.Union([Type.Literal('auto'), Type.Literal('challenge'), Type.Literal('plain')], { default: 'auto' }))
 }, { additionalProperties: false })
 
 const SecuritySchema = Type.Object({
@@ -140,8 +147,13 @@ type Env = Readonly<Record<string, string | undefined>>
  * Reads config/default.json (or the file named by UAPI_CONFIG), applies env overrides, validates,
  * and returns a deep-frozen Config. Throws ConfigError listing every problem found.
  */
+/** The config file the engine reads: UAPI_CONFIG, else config/default.json. */
+export function configFile (env: Env = process.env): string {
+  return env.UAPI_CONFIG !== undefined && env.UAPI_CONFIG !== '' ? resolve(env.UAPI_CONFIG) : DEFAULT_FILE
+}
+
 export function loadConfig (env: Env = process.env): Config {
-  const file = env.UAPI_CONFIG !== undefined && env.UAPI_CONFIG !== '' ? resolve(env.UAPI_CONFIG) : DEFAULT_FILE
+  const file = configFile(env)
   let raw: unknown
   try {
     raw = JSON.parse(readFileSync(file, 'utf8'))
@@ -201,6 +213,7 @@ function applyEnv (raw: unknown, env: Env): unknown {
     ['AMI_PORT', 'ami', 'port', int],
     ['AMI_USERNAME', 'ami', 'username', String],
     ['AMI_SECRET', 'ami', 'secret', String],
+    ['AMI_LOGIN', 'ami', 'login', String],
     ['LOG_LEVEL', 'log', 'level', String],
     ['TOKEN_SECRET', 'security', 'tokenSecret', String],
     ['CALL_ID_SECRET', 'security', 'callIdSecret', String]

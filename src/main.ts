@@ -1,11 +1,29 @@
 // Runs the engine: config, logger, listen, and a graceful close on SIGTERM/SIGINT.
-import { loadConfig, ConfigError } from './config.ts'
-import { buildApp } from './app.ts'
+import { watchFile } from 'node:fs'
+import { configFile, loadConfig, ConfigError } from './config.ts'
+import { buildApp, type App } from './app.ts'
 
 /** How long in-flight requests may run after SIGTERM before their connections are cut. */
 const SHUTDOWN_GRACE_MS = 10_000
 /** Then, how long closing (AMI logoff) may take before the process exits anyway. */
 const SHUTDOWN_HARD_MS = 2_000
+/** How often the config file is checked for changes (fs.watchFile polls: works on every file system and with editors that replace the file). */
+const CONFIG_POLL_MS = 500
+
+/**
+ * Re-reads the config file (on SIGHUP, or when it changes) and applies what can change live: the
+ * apps. An app removed, or whose secret changed, loses its tokens at once on every instance that
+ * reads the same file. A config that does not validate is refused and the current one kept.
+ */
+function reloadApps (app: App, why: string): void {
+  try {
+    const next = loadConfig()
+    const changes = app.engine.directory.replaceApps(next.directory.apps)
+    app.log.info({ why, ...changes }, 'config re-read: apps updated (other changes need a restart)')
+  } catch (err) {
+    app.log.error({ why, err: err instanceof ConfigError ? err.message : err }, 'config re-read failed: keeping the current config')
+  }
+}
 
 async function main (): Promise<void> {
   let config
@@ -47,6 +65,10 @@ async function main (): Promise<void> {
   }
   process.on('SIGTERM', () => shutdown('SIGTERM'))
   process.on('SIGINT', () => shutdown('SIGINT'))
+  process.on('SIGHUP', () => reloadApps(app, 'SIGHUP'))
+  watchFile(configFile(), { interval: CONFIG_POLL_MS, persistent: false }, (now, before) => {
+    if (now.mtimeMs !== before.mtimeMs || now.size !== before.size) reloadApps(app, 'config file changed')
+  })
   await app.listen({ host: config.http.host, port: config.http.port })
 }
 

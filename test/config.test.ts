@@ -56,12 +56,13 @@ t.test('env variables override the file', async (t) => {
     AMI_PORT: '15038',
     AMI_USERNAME: 'engine',
     AMI_SECRET: 's3cret',
+    AMI_LOGIN: 'challenge',
     LOG_LEVEL: 'debug',
     TOKEN_SECRET: 'a-token-secret-of-enough-length',
     CALL_ID_SECRET: 'a-call-id-secret-of-enough-length'
   })
   t.same(config.http, { host: '0.0.0.0', port: 9090, publicUrl: 'https://pbx.example.com', bodyLimit: 65536 })
-  t.same(config.ami, { host: 'pbx', port: 15038, username: 'engine', secret: 's3cret' })
+  t.same(config.ami, { host: 'pbx', port: 15038, username: 'engine', secret: 's3cret', login: 'challenge' })
   t.equal(config.log.level, 'debug')
   t.equal(config.security.tokenSecret, 'a-token-secret-of-enough-length')
   t.equal(config.security.callIdSecret, 'a-call-id-secret-of-enough-length')

@@ -144,3 +144,61 @@ t.test('SIGTERM stops new connections, finishes the in-flight request, logs off 
   t.ok(logoff, 'AMI was logged off')
   t.ok(engine.logs.some((l) => l.msg === 'shut down'), 'the shutdown completed')
 })
+
+t.test('changing an app\'s secret in the config file revokes its tokens at once; removing it too', async (t) => {
+  const { mkdtempSync, readFileSync, writeFileSync, renameSync } = await import('node:fs')
+  const { join } = await import('node:path')
+  const { tmpdir } = await import('node:os')
+  const { hashSecret } = await import('../src/auth/secret-hash.ts')
+  const ami = await FakeAmi.start({ username: 'uapi', secret: 'uapi-dev-secret' })
+  t.teardown(() => ami.close())
+  const port = await freePort()
+  const file = join(mkdtempSync(join(tmpdir(), 'uapi-config-')), 'config.json')
+  const original = JSON.parse(readFileSync(join(ROOT, 'config/default.json'), 'utf8')) as { directory: { apps: Array<{ clientId: string, secretHash: string }> } }
+  writeFileSync(file, JSON.stringify(original))
+  // Like an operator's editor or a config-management tool: write a new file, rename it over the old.
+  const rewrite = (apps: typeof original.directory.apps): void => {
+    writeFileSync(file + '.new', JSON.stringify({ ...original, directory: { ...original.directory, apps } }))
+    renameSync(file + '.new', file)
+  }
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: ROOT,
+    env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), AMI_HOST: '127.0.0.1', AMI_PORT: String(ami.port), LOG_LEVEL: 'info', UAPI_CONFIG: file },
+    stdio: ['ignore', 'pipe', 'inherit']
+  })
+  const engine = new Engine(child)
+  t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
+  await engine.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('Server listening'), 20_000, 'Server listening')
+  const base = `http://127.0.0.1:${port}`
+  const token = async (id: string, secret: string): Promise<Response> => await fetch(`${base}/oauth/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `grant_type=client_credentials&client_id=${id}&client_secret=${secret}` })
+  const whoami = async (tok: string): Promise<number> => (await fetch(`${base}/uapi/phoneCalls/@me/@self`, { headers: { authorization: `Bearer ${tok}` } })).status
+  const old12 = ((await (await token('demo-12', 'demo-secret-12')).json()) as { access_token: string }).access_token
+  const old13 = ((await (await token('demo-13', 'demo-secret-13')).json()) as { access_token: string }).access_token
+  t.not(await whoami(old12), 401, 'the token works before the change')
+
+  // demo-12 gets a new secret.
+  const newHash = await hashSecret('a-brand-new-secret-12')
+  const rotated = original.directory.apps.map((a) => (a.clientId === 'demo-12' ? { ...a, secretHash: newHash } : a))
+  const changedAt = Date.now()
+  rewrite(rotated)
+  let ms = -1
+  while (Date.now() - changedAt < 5_000) {
+    if (await whoami(old12) === 401) { ms = Date.now() - changedAt; break }
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+  t.ok(ms >= 0 && ms <= 1_500, `the old token answers 401 ${ms} ms after the file changed`)
+  t.equal((await token('demo-12', 'demo-secret-12')).status, 401, 'the old secret no longer gets a token')
+  const new12 = ((await (await token('demo-12', 'a-brand-new-secret-12')).json()) as { access_token: string }).access_token
+  t.not(await whoami(new12), 401, 'the new secret does')
+  t.not(await whoami(old13), 401, 'other apps\' tokens are untouched')
+
+  // demo-13 is removed; a broken file changes nothing.
+  rewrite(rotated.filter((a) => a.clientId !== 'demo-13'))
+  await engine.waitForLog((l) => l.msg === 'config re-read: apps updated (other changes need a restart)' && Array.isArray(l.removed) && (l.removed as string[]).includes('demo-13'), 5_000, 'demo-13 removed')
+  t.equal(await whoami(old13), 401, 'a removed app\'s token answers 401')
+  writeFileSync(file, '{ not json')
+  await engine.waitForLog((l) => l.msg === 'config re-read failed: keeping the current config', 5_000, 'a broken file refused')
+  t.not(await whoami(new12), 401, 'a broken file changes nothing')
+  child.kill('SIGTERM')
+  await engine.exited
+})

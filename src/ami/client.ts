@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events'
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import type { Logger } from 'pino'
 import { AmiError, AmiErrorCodes } from './errors.ts'
 import { normalizeItem } from './normalize.ts'
@@ -45,7 +45,15 @@ export interface AmiClientOptions {
   readonly maxWriteBufferBytes?: number
   /** How long after the login reply to wait for the FullyBooted event before declaring ready. Default 200. */
   readonly fullyBootedWaitMs?: number
+  /**
+   * How to log in. 'challenge': Asterisk's MD5 challenge (the secret never crosses the wire), and
+   * fail when the server offers none; 'auto' (default): challenge, plain Login if the server refuses
+   * to give one; 'plain': Login with Secret.
+   */
+  readonly login?: AmiLoginMode
 }
+
+export type AmiLoginMode = 'auto' | 'challenge' | 'plain'
 
 /** Read-only counters for metrics and health. */
 export interface AmiStats {
@@ -122,6 +130,8 @@ export class AmiClient extends EventEmitter<AmiClientEvents> {
   private reconnectTimer: NodeJS.Timeout | undefined
   private pingTimer: NodeJS.Timeout | undefined
   private pingInFlight = false
+  /** ActionID of the Challenge sent on this connection, until its reply arrives. */
+  private challengeId: string | undefined
   private readonly handlers: TransportHandlers = {
     onItem: (raw) => this.onItem(raw),
     onConnect: () => this.onConnect(),
@@ -158,7 +168,8 @@ export class AmiClient extends EventEmitter<AmiClientEvents> {
       listTimeoutMs: options.listTimeoutMs ?? 30_000,
       maxPending: options.maxPending ?? 1000,
       maxWriteBufferBytes: options.maxWriteBufferBytes ?? 1024 * 1024,
-      fullyBootedWaitMs: options.fullyBootedWaitMs ?? 200
+      fullyBootedWaitMs: options.fullyBootedWaitMs ?? 200,
+      login: options.login ?? 'auto'
     }
     // The secret is never logged by this module; redaction guards against a caller's log binding.
     this.log = options.logger.child({ mod: 'ami' }, { redact: ['secret', '*.secret', '*.Secret'] })
@@ -229,6 +240,29 @@ export class AmiClient extends EventEmitter<AmiClientEvents> {
     clearTimeout(this.handshakeTimer)
     this.setState('authenticating')
     this.handshakeTimer = setTimeout(this.onHandshakeTimeout, this.opts.loginTimeoutMs, 'login')
+    if (this.opts.login === 'plain') {
+      this.transport?.login()
+      return
+    }
+    this.challengeId = `${ID_PREFIX}-${this.connEpoch}-challenge`
+    this.transport?.challenge(this.challengeId)
+  }
+
+  /** The reply to our Challenge: log in with MD5(challenge + secret), or (auto) plainly without one. */
+  private onChallengeReply (reply: AmiResponse): void {
+    this.challengeId = undefined
+    const challenge = reply.challenge
+    if ((reply.response ?? '').toLowerCase() === 'success' && challenge !== undefined && challenge !== '') {
+      this.transport?.login(createHash('md5').update(challenge + this.opts.secret).digest('hex'))
+      return
+    }
+    if (this.opts.login === 'challenge') {
+      clearTimeout(this.handshakeTimer)
+      this.handshakeTimer = undefined
+      this.refused(new AmiError(AmiErrorCodes.AUTH, `AMI server offers no MD5 challenge (${reply.message ?? reply.response}); plain login is switched off`, { action: 'Challenge', response: reply }))
+      return
+    }
+    this.log.warn({ message: reply.message }, 'AMI server offers no MD5 challenge: logging in with the plain secret')
     this.transport?.login()
   }
 
@@ -330,19 +364,23 @@ export class AmiClient extends EventEmitter<AmiClientEvents> {
       return
     }
     if (!ok) {
-      this.counters.authFailures++
-      const err = new AmiError(AmiErrorCodes.AUTH,
+      this.refused(new AmiError(AmiErrorCodes.AUTH,
         `AMI login refused for user ${JSON.stringify(this.opts.username)}: ${reply.message ?? reply.response}`,
-        { action: 'Login', response: reply })
-      this.dropTransport()
-      this.setState('auth-failed')
-      this.log.warn({ user: this.opts.username, message: reply.message, retryInMs: this.opts.authRetryMs }, 'AMI authentication failed')
-      this.emit('disconnected', err)
-      if (!this.closing) this.reconnectTimer = setTimeout(this.reconnect, this.opts.authRetryMs)
+        { action: 'Login', response: reply }))
       return
     }
     // Wait briefly for the FullyBooted that follows a login on a booted Asterisk (see class comment).
     this.bootTimer = setTimeout(this.onBootWaitOver, this.opts.fullyBootedWaitMs)
+  }
+
+  /** Credentials refused (or no challenge where one is required): retry after authRetryMs. */
+  private refused (err: AmiError): void {
+    this.counters.authFailures++
+    this.dropTransport()
+    this.setState('auth-failed')
+    this.log.warn({ user: this.opts.username, message: err.message, retryInMs: this.opts.authRetryMs }, 'AMI authentication failed')
+    this.emit('disconnected', err)
+    if (!this.closing) this.reconnectTimer = setTimeout(this.reconnect, this.opts.authRetryMs)
   }
 
   private readonly onBootWaitOver = (): void => {
@@ -487,7 +525,8 @@ export class AmiClient extends EventEmitter<AmiClientEvents> {
   private onResponse (response: AmiResponse, raw: RawItem): void {
     this.counters.responsesReceived++
     if (this._state === 'authenticating' && this.handshakeTimer !== undefined) {
-      this.onLoginReply(response, raw)
+      if (this.challengeId !== undefined && response.actionid === this.challengeId) this.onChallengeReply(response)
+      else this.onLoginReply(response, raw)
       return
     }
     const id = response.actionid

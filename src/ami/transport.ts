@@ -69,9 +69,34 @@ export class AmiTransport {
 
   /** Sends Login through the package's own login(): only that path sets its private `authenticated`
    *  flag, without which its action() holds every later action forever. Its callback is not used:
-   *  the reply reaches the package through deliverLoginReply(). */
-  login (): void {
-    this.mgr.login()
+   *  the reply reaches the package through deliverLoginReply(). With `md5Key` (challenge login) the
+   *  secret itself is not sent. */
+  login (md5Key?: string): void {
+    if (md5Key === undefined) {
+      this.mgr.login()
+      return
+    }
+    // Challenge login: the package's login() always sends Secret. For that one synchronous call its
+    // action() (looked up on the Manager at call time) gets the Login without Secret, with the MD5
+    // Key instead; restored in `finally`, so no other action passes through the wrapper.
+    const original = this.mgr.action
+    this.mgr.action = (action, callback) => {
+      const { secret: _secret, ...rest } = action as PackageAction & { secret?: unknown }
+      return original.call(this.mgr, { ...rest, authtype: 'MD5', key: md5Key } as PackageAction, callback)
+    }
+    try {
+      this.mgr.login()
+    } finally {
+      this.mgr.action = original
+    }
+  }
+
+  /**
+   * Asks for a login challenge (Action: Challenge, AuthType: MD5). Written straight to the socket:
+   * the package holds every action but Login until it is logged in.
+   */
+  challenge (actionId: string): void {
+    this.socket.write(`Action: Challenge\r\nAuthType: MD5\r\nActionID: ${actionId}\r\n\r\n`, 'utf-8')
   }
 
   /**

@@ -45,6 +45,8 @@ export function createAuthenticator (tokens: TokenService, directory: Directory)
     if (app === undefined || user === undefined || app.userId !== user.id) {
       throw new AccessDeniedError({ cause: new Error('token names an unknown app or user') })
     }
+    // Issued under a secret the app no longer has: revoked by the secret change.
+    if (tokens.appKeyVersion(app) !== claims.akv) throw new AccessDeniedError({ cause: new Error('the app\'s secret changed since the token was issued') })
     return { user, clientId: app.clientId }
   }
 }

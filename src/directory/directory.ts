@@ -23,7 +23,7 @@ export class Directory {
   readonly #byResource = new Map<string, Extension | undefined>()
   readonly #byUser = new Map<number, Extension[]>()
   readonly #byOrg = new Map<number, Extension[]>()
-  readonly #apps = new Map<string, App>()
+  #apps = new Map<string, App>()
   readonly #all: readonly Extension[]
 
   /** Expects a config already checked by parseConfig (unique ids, known owners and organizations). */
@@ -111,6 +111,21 @@ export class Directory {
 
   allApps (): readonly App[] {
     return [...this.#apps.values()]
+  }
+
+  /**
+   * Takes the apps of a re-read config (already validated against this directory's users): a removed
+   * app, or one whose secret changed, loses its tokens at once (src/auth checks both per request).
+   * Other directory changes need a restart. Returns what changed, for the log.
+   */
+  replaceApps (apps: readonly App[]): { added: string[], removed: string[], rekeyed: string[] } {
+    const next = new Map<string, App>()
+    for (const app of apps) next.set(app.clientId, app)
+    const added = [...next.keys()].filter((id) => !this.#apps.has(id))
+    const removed = [...this.#apps.keys()].filter((id) => !next.has(id))
+    const rekeyed = [...next.values()].filter((a) => { const old = this.#apps.get(a.clientId); return old !== undefined && old.secretHash !== a.secretHash }).map((a) => a.clientId)
+    this.#apps = next
+    return { added, removed, rekeyed }
   }
 }
 

@@ -192,3 +192,59 @@ t.test('(d) PBX stop: outstanding actions fail at once, never replayed; the clie
   }
   t.equal((await c.action('Ping')).ping, 'Pong')
 })
+
+/** Captures the loopback traffic of AMI's port while `during` runs; returns every captured byte. */
+async function captureAmi (during: () => Promise<void>): Promise<Buffer> {
+  const { spawn } = await import('node:child_process')
+  const { mkdtempSync, readFileSync } = await import('node:fs')
+  const { join } = await import('node:path')
+  const { tmpdir } = await import('node:os')
+  const file = join(mkdtempSync(join(tmpdir(), 'ami-cap-')), 'ami.pcap')
+  // -Z root: keep writing to a file in our private temp dir (tcpdump otherwise drops to its own user);
+  // --immediate-mode: hand each packet over at once (libpcap otherwise holds them up to a second).
+  const dump = spawn('tcpdump', ['-i', 'lo', '--immediate-mode', '-U', '-Z', 'root', '-s', '0', '-w', file, 'tcp', 'port', String(AMI_DEFAULTS.port)], { stdio: ['ignore', 'ignore', 'pipe'] })
+  let err = ''
+  dump.stderr.on('data', (d: Buffer) => { err += d.toString() })
+  // tcpdump says "listening on lo" once its capture runs.
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`tcpdump did not start: ${err}`)), 5_000)
+    dump.stderr.on('data', () => { if (err.includes('listening on')) { clearTimeout(timer); resolve() } })
+    dump.once('exit', (code) => { clearTimeout(timer); reject(new Error(`tcpdump exited ${code}: ${err}`)) })
+  })
+  // "listening on" comes a moment before the filter sees packets.
+  await new Promise((resolve) => setTimeout(resolve, 500))
+  try {
+    await during()
+    await new Promise((resolve) => setTimeout(resolve, 300)) // the last segments reach the capture
+  } finally {
+    dump.kill('SIGINT')
+    await new Promise((resolve) => dump.once('exit', resolve))
+  }
+  return readFileSync(file)
+}
+
+t.test('(g) challenge login: the AMI secret never crosses the wire; plain login (the switch) sends it', async (t) => {
+  const secret = AMI_DEFAULTS.secret
+  const challenged = await captureAmi(async () => {
+    const c = client(t, { login: 'challenge' })
+    const session = await ready(c)
+    t.ok(session.epoch >= 1, 'logged in with the MD5 challenge')
+    await c.action('Ping')
+    await c.close()
+  })
+  t.ok(challenged.includes('Action: Challenge'), 'the capture holds the AMI conversation (Challenge)')
+  t.ok(challenged.includes('Authentication accepted'), '... and the accepted login')
+  t.notOk(challenged.includes(secret), `the secret ("${secret}") is nowhere in ${challenged.length} captured bytes`)
+  const plain = await captureAmi(async () => {
+    const c = client(t, { login: 'plain' })
+    await ready(c)
+    await c.close()
+  })
+  t.ok(plain.includes(`Secret: ${secret}`), 'control: with login "plain" the same capture shows the secret')
+  // A wrong secret is still refused under challenge login.
+  const wrong = client(t, { login: 'challenge', secret: 'definitely-wrong', authRetryMs: 60_000 })
+  const p = nextEvent<[Error]>(wrong, 'disconnected', 5000)
+  wrong.start()
+  const [err] = await p
+  t.ok(isAmiError(err, AmiErrorCodes.AUTH), 'a wrong secret: AMI_ERR_AUTH')
+})

@@ -21,7 +21,10 @@ t.test('tokens', async (t) => {
   const get = (token: string, url = '/uapi/phoneCalls/@me/0003*210') =>
     app.inject({ method: 'GET', url, headers: { authorization: `Bearer ${token}` } })
   const now = () => Math.floor(Date.now() / 1000)
-  const claims12 = () => ({ sub: '12', cid: 'demo-12', aud: 'uapi', iat: now() - 10, exp: now() + 3600, jti: 'x' })
+  const demo12 = app.engine.directory.app('demo-12')
+  if (demo12 === undefined) throw new Error('no demo-12 app')
+  const akv = createTokenService({ secret, ttlSeconds: 3600 }).appKeyVersion(demo12)
+  const claims12 = () => ({ sub: '12', cid: 'demo-12', aud: 'uapi', iat: now() - 10, exp: now() + 3600, jti: 'x', akv })
 
   t.test('a genuine token is accepted (the control case: refused only by the missing PBX)', async (t) => {
     t.equal((await get(user12)).json().error.code, 'pbx_unavailable')
@@ -32,7 +35,7 @@ t.test('tokens', async (t) => {
     // Issued by the engine's own token service, with a clock moved back: no waiting.
     const ttl = app.engine.config.security.tokenTtlSeconds
     const issuedAt = (secondsAgo: number) => createTokenService({ secret, ttlSeconds: ttl, now: () => Date.now() - secondsAgo * 1000 })
-      .issue({ clientId: 'demo-12', userId: 12 }).accessToken
+      .issue(demo12).accessToken
     t.equal((await get(issuedAt(ttl - 5))).json().error.code, 'pbx_unavailable', 'still valid 5 s before expiry')
     for (const age of [ttl, ttl + 1, 10 * ttl]) {
       const res = await get(issuedAt(age))

@@ -85,7 +85,7 @@ t.test('a tampered token is access_denied', async (t) => {
 t.test('a token signed with another secret is access_denied', async (t) => {
   const { app } = await build(t)
   const other = createTokenService({ secret: 'some-other-secret-0123456789', ttlSeconds: 3600, now: () => T0 })
-  const { accessToken } = other.issue({ clientId: 'demo-12', userId: 12 })
+  const { accessToken } = other.issue({ clientId: 'demo-12', userId: 12, secretHash: 'x' })
   const res = await app.inject({ url: '/uapi/whoami', headers: { authorization: `Bearer ${accessToken}` } })
   t.equal(res.statusCode, 401)
 })
@@ -126,7 +126,7 @@ t.test('another engine instance sharing the token secret accepts the token', asy
 t.test('a validly signed token for an app missing from the directory is access_denied', async (t) => {
   const { app } = await build(t)
   const tokens = createTokenService({ secret: config.security.tokenSecret, ttlSeconds: 3600, now: () => T0 })
-  for (const app2 of [{ clientId: 'ghost', userId: 12 }, { clientId: 'demo-12', userId: 13 }]) {
+  for (const app2 of [{ clientId: 'ghost', userId: 12, secretHash: 'x' }, { clientId: 'demo-12', userId: 13, secretHash: 'x' }]) {
     const { accessToken } = tokens.issue(app2)
     const res = await app.inject({ url: '/uapi/whoami', headers: { authorization: `Bearer ${accessToken}` } })
     t.equal(res.statusCode, 401, app2.clientId)

@@ -22,6 +22,7 @@
  * CoreShowChannels -> an empty list; anything else -> `Response: Success`.
  */
 import net from 'node:net'
+import { createHash } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 
 export interface FakeAmiOptions {
@@ -56,6 +57,8 @@ export interface FakeConnection {
   received: string
   /** Offset in `received` just after the Login frame. */
   loginEnd: number
+  /** The MD5 challenge this connection was given (Action: Challenge), if any. */
+  challenge?: string
 }
 
 /** Serializes one AMI frame: header lines + blank line, CRLF. Arrays repeat the header. */
@@ -236,8 +239,19 @@ export class FakeAmi {
   private defaultReply (conn: FakeConnection, a: FakeAction, lower: string): void {
     const s = conn.socket
     switch (lower) {
-      case 'login':
-        if (a.headers.username === this.opts.username && a.headers.secret === this.opts.secret) {
+      case 'challenge':
+        // As Asterisk: a random challenge per connection, MD5 only.
+        if ((a.headers.authtype ?? '').toLowerCase() !== 'md5') {
+          s.write(reply(a, { Response: 'Error', Message: 'Must specify AuthType' }))
+          return
+        }
+        conn.challenge = String(Math.floor(Math.random() * 1e9))
+        s.write(reply(a, { Challenge: conn.challenge }))
+        return
+      case 'login': {
+        const md5 = (a.headers.authtype ?? '').toLowerCase() === 'md5'
+        const keyOk = md5 && conn.challenge !== undefined && a.headers.key === createHash('md5').update(conn.challenge + this.opts.secret).digest('hex')
+        if (a.headers.username === this.opts.username && (md5 ? keyOk : a.headers.secret === this.opts.secret)) {
           conn.loggedIn = true
           s.write(reply(a, { Message: 'Authentication accepted' }))
           if (this.opts.fullyBooted) {
@@ -250,6 +264,7 @@ export class FakeAmi {
           }, this.opts.authFailDelayMs)
         }
         return
+      }
       case 'ping':
         s.write(reply(a, { Ping: 'Pong', Timestamp: (Date.now() / 1000).toFixed(6) }))
         return
