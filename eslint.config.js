@@ -6,7 +6,7 @@ import neostandard from 'neostandard'
 const ONLY_AMI = { name: 'asterisk-manager', message: 'Only src/ami/ talks to asterisk-manager.' }
 
 export default [
-  ...neostandard({ ts: true, ignores: ['node_modules/**', '.tap/**', 'coverage/**'] }),
+  ...neostandard({ ts: true, ignores: ['node_modules/**', '.tap/**', 'coverage/**', 'dist/**'] }),
   // `void promise` as a statement marks a deliberately detached promise (a resync, a reply send).
   { rules: { 'no-void': ['error', { allowAsStatement: true }] } },
   {
