@@ -5,7 +5,8 @@
 // per-call view cache), and RSS and V8 heapUsed are read after global.gc(); the growth against the
 // same process before the calls arrived is the result. Runs in a child process started with
 // --expose-gc (node --expose-gc --import tsx bench/memory.ts), so the parent's heap (the other
-// benchmarks) does not blur it.
+// benchmarks) does not blur it. `--check-slices` adds a heap-snapshot count of the SlicedStrings
+// still pointing into parser chunks (should be 0; slow, not used by `npm run bench`).
 //
 // The peer lives in the same process (bench/lib.ts engineWithFakeAmi): the calls are written in
 // batches of BATCH calls, each batch waited for, so the peer's own transient buffers stay small
@@ -17,6 +18,9 @@
 // Applying synthetic events straight to Mirror.apply (flat strings) cannot show that.
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { spawn } from 'node:child_process'
+import { readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { writeHeapSnapshot } from 'node:v8'
 import { dirname, join } from 'node:path'
 import { engineWithFakeAmi, syntheticCall, tick, toFrame, until, writeAll, type EngineUnderTest, type Headers } from './lib.ts'
 
@@ -28,6 +32,9 @@ export interface MemoryResult {
   /** The same two before the views were projected (mirror alone). */
   rss_mb_per_10k_calls_mirror_only: number
   heap_mb_per_10k_calls_mirror_only: number
+  /** With --check-slices: SlicedStrings alive whose parent is 4 KiB or more (a parser chunk), from a heap snapshot. */
+  sliced_strings_into_chunks?: number
+  sliced_strings_into_chunks_mb?: number
 }
 
 const CALLS = 10_000
@@ -81,14 +88,64 @@ async function measure (): Promise<MemoryResult> {
     for (const call of mirror.calls.values()) app.engine.calls.project(call)
     const after = await settle()
     const mb = (a: number, b: number): number => Number(((b - a) / 1024 / 1024).toFixed(2))
-    return {
+    const result: MemoryResult = {
       rss_mb_per_10k_calls: mb(before.rss, after.rss),
       heap_mb_per_10k_calls: mb(before.heapUsed, after.heapUsed),
       rss_mb_per_10k_calls_mirror_only: mb(before.rss, mirrorOnly.rss),
       heap_mb_per_10k_calls_mirror_only: mb(before.heapUsed, mirrorOnly.heapUsed)
     }
+    if (process.argv.includes('--check-slices')) Object.assign(result, slicesIntoChunks())
+    return result
   } finally {
     await eut.close()
+  }
+}
+
+/**
+ * Counts, in a heap snapshot of this process, the SlicedStrings whose parent string is 4 KiB or
+ * more (a socket chunk of the parser), and the distinct parents' size: what the mirror keeps alive
+ * that it does not need.
+ */
+function slicesIntoChunks (): { sliced_strings_into_chunks: number, sliced_strings_into_chunks_mb: number } {
+  const file = writeHeapSnapshot(join(tmpdir(), `memory-${process.pid}.heapsnapshot`))
+  try {
+    const snap = JSON.parse(readFileSync(file, 'utf8')) as {
+      snapshot: { meta: { node_fields: string[], edge_fields: string[], node_types: [string[]], edge_types: [string[]] } }
+      nodes: number[]
+      edges: number[]
+      strings: string[]
+    }
+    const { node_fields: nf, edge_fields: ef, node_types: nt, edge_types: et } = snap.snapshot.meta
+    const N = nf.length
+    const E = ef.length
+    const type = nf.indexOf('type')
+    const size = nf.indexOf('self_size')
+    const edgeCount = nf.indexOf('edge_count')
+    const edgeType = ef.indexOf('type')
+    const edgeName = ef.indexOf('name_or_index')
+    const edgeTo = ef.indexOf('to_node')
+    const sliced = nt[0].indexOf('sliced string')
+    const internal = et[0].indexOf('internal')
+    const { nodes, edges, strings } = snap
+    let count = 0
+    const parents = new Map<number, number>()
+    for (let n = 0, e = 0; n < nodes.length; n += N) {
+      const edgesHere = nodes[n + edgeCount] as number
+      if (nodes[n + type] === sliced) {
+        for (let k = e; k < e + edgesHere * E; k += E) {
+          if (edges[k + edgeType] !== internal || strings[edges[k + edgeName] as number] !== 'parent') continue
+          const to = edges[k + edgeTo] as number
+          const parentSize = nodes[to + size] as number
+          if (parentSize >= 4096) { count++; parents.set(to, parentSize) }
+        }
+      }
+      e += edgesHere * E
+    }
+    let bytes = 0
+    for (const s of parents.values()) bytes += s
+    return { sliced_strings_into_chunks: count, sliced_strings_into_chunks_mb: Number((bytes / 1024 / 1024).toFixed(2)) }
+  } finally {
+    rmSync(file, { force: true })
   }
 }
 
