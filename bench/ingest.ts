@@ -19,6 +19,9 @@
 // '<name>' and ActionID events through process.nextTick, which the engine removes) is replaced by one
 // counting listener, exactly where the engine's transport attaches its own. So the pair compares
 // the same parser with and without what the engine adds (normalize, AmiClient, MirrorSync, Mirror).
+//
+// RUNS pairs per stream, medians. On a shared machine wall-clock rates swing by 2x between runs;
+// the same ratios on events per CPU-second of this process (*_cpu, context only) are much steadier.
 import { createRequire } from 'node:module'
 import type { FakeConnection } from '../test/helpers/fake-ami.ts'
 import { FakeAmi } from '../test/helpers/fake-ami.ts'
@@ -49,40 +52,50 @@ export interface IngestResult {
   ami_ingest_bytes_unfiltered: number
   ami_ingest_runs_engine_unfiltered: number[]
   ami_ingest_runs_baseline_unfiltered: number[]
+  /** Context: the same ratios on events per CPU-second of this process (robust to other load on the machine). */
+  ami_ingest_ratio_cpu: number
+  ami_ingest_ratio_unfiltered_cpu: number
 }
 
 const REPS_UNFILTERED = 240 // x 838 event frames = 201,120 events, ~78 MB
 const TARGET_EVENTS = 200_000
-const RUNS = 3
+const RUNS = 5
 
 interface Stream { bytes: Buffer, events: number, reps: number }
 
-async function runEngine (stream: Stream): Promise<number> {
+/** Events per second of wall-clock time, and per second of this process's CPU time (user + system, all threads). */
+interface Rate { wall: number, cpu: number }
+
+const cpuSeconds = (since: NodeJS.CpuUsage): number => { const u = process.cpuUsage(since); return (u.user + u.system) / 1e6 }
+
+async function runEngine (stream: Stream): Promise<Rate> {
   const eut = await engineWithFakeAmi()
   try {
     const conn = eut.fake.live[eut.fake.live.length - 1] as FakeConnection
     let count = 0
     let hangups = 0
     let tEnd = 0n
+    let cpu = 0
     let resolveDone: () => void = () => {}
     const done = new Promise<void>((resolve) => { resolveDone = resolve })
     eut.app.engine.mirror.on('hangup', () => { hangups++ })
     // Registered after MirrorSync's listener (sync.start() ran on ready): runs once the mirror applied the event.
     eut.app.engine.ami.on('event', () => {
-      if (++count === stream.events) { tEnd = now(); resolveDone() }
+      if (++count === stream.events) { tEnd = now(); cpu = cpuSeconds(c0); resolveDone() }
     })
+    const c0 = process.cpuUsage()
     const t0 = now()
     await writeAll(conn.socket, stream.bytes)
     await done
     // Sanity: the mirror stayed live (no resync emptied it) and really tracked the replayed calls.
     if (eut.app.engine.sync.state !== 'live' || hangups < stream.reps) throw new Error(`ingest: mirror state ${eut.app.engine.sync.state}, ${hangups} hangups`)
-    return stream.events / (Number(tEnd - t0) / 1e9)
+    return { wall: stream.events / (Number(tEnd - t0) / 1e9), cpu: stream.events / cpu }
   } finally {
     await eut.close()
   }
 }
 
-async function runBaseline (stream: Stream, fake: FakeAmi): Promise<number> {
+async function runBaseline (stream: Stream, fake: FakeAmi): Promise<Rate> {
   const before = fake.connections.length
   const mgr = Manager(fake.port, fake.host, 'uapi', 'uapi-dev-secret', true)
   try {
@@ -91,35 +104,41 @@ async function runBaseline (stream: Stream, fake: FakeAmi): Promise<number> {
     let count = 0
     let target = Infinity
     let tEnd = 0n
+    let cpu = 0
+    let c0 = process.cpuUsage()
     let resolveDone: () => void = () => {}
     const done = new Promise<void>((resolve) => { resolveDone = resolve })
     mgr.on('rawevent', () => {
-      if (++count === target) { tEnd = now(); resolveDone() }
+      if (++count === target) { tEnd = now(); cpu = cpuSeconds(c0); resolveDone() }
     })
     const conn = await fake.waitForConnections(before + 1, 5000)
     // Logged in: the login reply and the FullyBooted after it have been parsed.
     await until(() => conn.loggedIn && count >= 2, 5000, 'baseline login')
     count = 0
     target = stream.events
+    c0 = process.cpuUsage()
     const t0 = now()
     await writeAll(conn.socket, stream.bytes)
     await done
-    return stream.events / (Number(tEnd - t0) / 1e9)
+    return { wall: stream.events / (Number(tEnd - t0) / 1e9), cpu: stream.events / cpu }
   } finally {
     mgr.disconnect()
   }
 }
 
-async function pair (stream: Stream, fake: FakeAmi, label: string, log: (msg: string) => void): Promise<{ engine: number[], baseline: number[] }> {
-  const engine: number[] = []
-  const baseline: number[] = []
+interface Pair { engine: number[], baseline: number[], engineCpu: number[], baselineCpu: number[] }
+
+async function pair (stream: Stream, fake: FakeAmi, label: string, log: (msg: string) => void): Promise<Pair> {
+  const p: Pair = { engine: [], baseline: [], engineCpu: [], baselineCpu: [] }
   // Interleaved so that machine noise hits both sides alike.
   for (let i = 0; i < RUNS; i++) {
-    baseline.push(await runBaseline(stream, fake))
-    engine.push(await runEngine(stream))
-    log(`ingest ${label} run ${i + 1}: baseline ${baseline[i]?.toFixed(0)} ev/s, engine ${engine[i]?.toFixed(0)} ev/s`)
+    const b = await runBaseline(stream, fake)
+    const e = await runEngine(stream)
+    p.baseline.push(b.wall); p.baselineCpu.push(b.cpu)
+    p.engine.push(e.wall); p.engineCpu.push(e.cpu)
+    log(`ingest ${label} run ${i + 1}: baseline ${b.wall.toFixed(0)} ev/s (${b.cpu.toFixed(0)} per cpu-s), engine ${e.wall.toFixed(0)} ev/s (${e.cpu.toFixed(0)} per cpu-s)`)
   }
-  return { engine, baseline }
+  return p
 }
 
 function build (frames: readonly string[], reps: number, label: string, log: (msg: string) => void): Stream {
@@ -158,7 +177,9 @@ export async function benchIngest (log: (msg: string) => void = () => {}): Promi
       ami_ingest_events_unfiltered: uStream.events,
       ami_ingest_bytes_unfiltered: uStream.bytes.length,
       ami_ingest_runs_engine_unfiltered: unfiltered.engine.map(Math.round),
-      ami_ingest_runs_baseline_unfiltered: unfiltered.baseline.map(Math.round)
+      ami_ingest_runs_baseline_unfiltered: unfiltered.baseline.map(Math.round),
+      ami_ingest_ratio_cpu: round(median(filtered.engineCpu) / median(filtered.baselineCpu)),
+      ami_ingest_ratio_unfiltered_cpu: round(median(unfiltered.engineCpu) / median(unfiltered.baselineCpu))
     }
   } finally {
     await fake.close()

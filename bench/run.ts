@@ -29,6 +29,8 @@ const TABLE: ReadonlyArray<{ key: string, target?: Target }> = [
   { key: 'ami_ingest_events_per_s_unfiltered' },
   { key: 'ami_ingest_baseline_events_per_s_unfiltered' },
   { key: 'ami_ingest_ratio_unfiltered' },
+  { key: 'ami_ingest_ratio_cpu' },
+  { key: 'ami_ingest_ratio_unfiltered_cpu' },
   { key: 'pickup_overhead_p50_ms' },
   { key: 'pickup_overhead_p99_ms', target: { key: 'pickup_overhead_p99_ms', text: '< 2 ms', met: (v) => v < 2 } },
   { key: 'ami_ping_rtt_p99_ms' },
