@@ -3,6 +3,7 @@
 // against a FakeAmi. Nothing here asserts on time: benchmarks report, tests never time.
 import { readFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import type { Socket } from 'node:net'
 import { pino } from 'pino'
 import { buildApp, type App } from '../src/app.ts'
@@ -86,6 +87,115 @@ export function fixtureEventFrames (dir = FIXTURE_DIR): string[] {
   return frames
 }
 
+// ---- manager.conf eventfilter -------------------------------------------------------------------
+
+/** The AMI user's manager.conf shipped with the project (the bundled PBX uses it). */
+export const MANAGER_CONF = fileURLToPath(new URL('../asterisk/manager.conf', import.meta.url))
+
+type FilterMethod = 'regex' | 'exact' | 'starts_with' | 'ends_with' | 'contains' | 'none'
+
+/** One `eventfilter` line of a manager.conf user section. */
+export interface EventFilter {
+  readonly exclude: boolean
+  /** Advanced syntax: the event name (case-sensitive), if name() was given. */
+  readonly name: string | undefined
+  /** Advanced syntax: the header whose value the expression is matched against, if header() was given. */
+  readonly header: string | undefined
+  readonly method: FilterMethod
+  readonly expression: string
+  /** Legacy syntax (`eventfilter = [!]regex`): the regex is matched against the whole event payload. */
+  readonly legacy: boolean
+}
+
+/**
+ * The `eventfilter` lines of `user`'s section, as Asterisk (>= 21) reads them. Advanced syntax
+ * `eventfilter(action(include|exclude),name(X),header(H),method(M)) = expression` (each criterion
+ * optional, action defaults to include, method to none: the expression is then ignored) and the
+ * legacy `eventfilter = regex` / `eventfilter = !regex`.
+ */
+export function parseEventFilters (confText: string, user: string): EventFilter[] {
+  const filters: EventFilter[] = []
+  let section = ''
+  for (const rawLine of confText.split(/\r?\n/)) {
+    const line = rawLine.replace(/(^|[^\\]);.*$/, '$1').trim()
+    if (line === '') continue
+    const head = /^\[([^\]]+)\]/.exec(line)
+    if (head !== null) { section = head[1] as string; continue }
+    if (section !== user) continue
+    const m = /^eventfilter\s*(?:\((.*)\))?\s*=>?\s*(.*)$/i.exec(line)
+    if (m === null) continue
+    const criteria = m[1]
+    let expression = (m[2] ?? '').trim()
+    if (criteria === undefined) {
+      const exclude = expression.startsWith('!')
+      if (exclude) expression = expression.slice(1)
+      filters.push({ exclude, name: undefined, header: undefined, method: 'regex', expression, legacy: true })
+      continue
+    }
+    let exclude = false
+    let name: string | undefined
+    let header: string | undefined
+    let method: FilterMethod = 'none'
+    for (const c of criteria.matchAll(/(action|name|header|method)\(([^)]*)\)/g)) {
+      const value = (c[2] as string).trim()
+      switch (c[1]) {
+        case 'action':
+          if (value !== 'include' && value !== 'exclude') throw new Error(`manager.conf: bad eventfilter action ${value}`)
+          exclude = value === 'exclude'
+          break
+        case 'name': name = value; break
+        case 'header': header = value; break
+        case 'method':
+          if (!['regex', 'exact', 'starts_with', 'ends_with', 'contains', 'none'].includes(value)) throw new Error(`manager.conf: bad eventfilter method ${value}`)
+          method = value as FilterMethod
+      }
+    }
+    filters.push({ exclude, name, header, method, expression, legacy: false })
+  }
+  return filters
+}
+
+function matchesFilter (f: EventFilter, eventName: string, frame: string): boolean {
+  if (f.legacy) return new RegExp(f.expression).test(frame)
+  if (f.name !== undefined && f.name !== eventName) return false
+  let data = frame
+  if (f.header !== undefined) {
+    // Only events carrying the header; the expression then sees its value only.
+    const h = f.header.toLowerCase()
+    const line = frame.split('\r\n').find((l) => l.slice(0, l.indexOf(':')).toLowerCase() === h)
+    if (line === undefined) return false
+    data = line.slice(line.indexOf(':') + 1).replace(/^ /, '')
+  }
+  switch (f.method) {
+    case 'none': return true
+    case 'regex': return new RegExp(f.expression).test(data)
+    case 'exact': return data === f.expression
+    case 'starts_with': return data.startsWith(f.expression)
+    case 'ends_with': return data.endsWith(f.expression)
+    case 'contains': return data.includes(f.expression)
+  }
+}
+
+/**
+ * Whether Asterisk would send this event frame to a user with these filters: no filters, all
+ * events; include filters present, only events matching one of them; then any matching exclude
+ * filter drops the event.
+ */
+export function passesEventFilters (frame: string, filters: readonly EventFilter[]): boolean {
+  if (filters.length === 0) return true
+  const eventName = /^Event: ([^\r\n]*)/.exec(frame)?.[1] ?? ''
+  const includes = filters.filter((f) => !f.exclude)
+  if (includes.length > 0 && !includes.some((f) => matchesFilter(f, eventName, frame))) return false
+  return !filters.some((f) => f.exclude && matchesFilter(f, eventName, frame))
+}
+
+/** The frames the bundled manager.conf's `user` section lets through. */
+export function filterLikeManagerConf (frames: readonly string[], user: string, confPath = MANAGER_CONF): string[] {
+  const filters = parseEventFilters(readFileSync(confPath, 'utf8'), user)
+  if (filters.length === 0) throw new Error(`${confPath}: no eventfilter for user ${user}`)
+  return frames.filter((f) => passesEventFilters(f, filters))
+}
+
 // Every header naming a channel or bridge identity: Uniqueid, Linkedid, DestUniqueid, DestLinkedid,
 // TargetUniqueid, TransfereeLinkedid, BridgeUniqueid...
 const ID_HEADER = /^([A-Za-z]*(?:Uniqueid|Linkedid)): (.+)$/gm
@@ -94,8 +204,7 @@ const ID_HEADER = /^([A-Za-z]*(?:Uniqueid|Linkedid)): (.+)$/gm
  * The fixtures' event frames concatenated `reps` times, each repetition's identities suffixed with
  * its number so the mirror sees distinct calls. Returns the wire bytes and the number of events.
  */
-export function buildIngestStream (reps: number, dir = FIXTURE_DIR): { bytes: Buffer, events: number, perRep: number } {
-  const frames = fixtureEventFrames(dir)
+export function buildIngestStream (reps: number, frames: readonly string[] = fixtureEventFrames()): { bytes: Buffer, events: number, perRep: number } {
   const template = frames.join('\r\n\r\n') + '\r\n\r\n'
   const parts: string[] = []
   for (let r = 0; r < reps; r++) parts.push(template.replace(ID_HEADER, (_m, name: string, value: string) => `${name}: ${value}-${r}`))

@@ -26,6 +26,11 @@ const TABLE: ReadonlyArray<{ key: string, target?: Target }> = [
   { key: 'ami_ingest_events_per_s' },
   { key: 'ami_ingest_baseline_events_per_s' },
   { key: 'ami_ingest_ratio', target: { key: 'ami_ingest_ratio', text: '>= 0.8', met: (v) => v >= 0.8 } },
+  { key: 'ami_ingest_events_per_s_unfiltered' },
+  { key: 'ami_ingest_baseline_events_per_s_unfiltered' },
+  { key: 'ami_ingest_ratio_unfiltered' },
+  { key: 'ami_ingest_ratio_cpu' },
+  { key: 'ami_ingest_ratio_unfiltered_cpu' },
   { key: 'pickup_overhead_p50_ms' },
   { key: 'pickup_overhead_p99_ms', target: { key: 'pickup_overhead_p99_ms', text: '< 2 ms', met: (v) => v < 2 } },
   { key: 'ami_ping_rtt_p99_ms' },
@@ -40,12 +45,19 @@ const TABLE: ReadonlyArray<{ key: string, target?: Target }> = [
   { key: 'http_vs_hello_ratio', target: { key: 'http_vs_hello_ratio', text: '>= 0.5', met: (v) => v >= 0.5 } },
   { key: 'rss_mb_per_10k_calls', target: { key: 'rss_mb_per_10k_calls', text: '<= 30 MB', met: (v) => v <= 30 } },
   { key: 'heap_mb_per_10k_calls' },
+  { key: 'rss_mb_per_10k_calls_mirror_only' },
+  { key: 'heap_mb_per_10k_calls_mirror_only' },
   { key: 'pickup_e2e_ms_p50' }
 ]
 
 const BENCHES: ReadonlyArray<{ name: string, keys: string[], run: (log: (m: string) => void) => Promise<object> }> = [
-  { name: 'memory', keys: ['rss_mb_per_10k_calls', 'heap_mb_per_10k_calls'], run: async () => benchMemory() },
-  { name: 'ingest', keys: ['ami_ingest_events_per_s', 'ami_ingest_ratio', 'ami_ingest_baseline_events_per_s'], run: benchIngest },
+  { name: 'memory', keys: ['rss_mb_per_10k_calls', 'heap_mb_per_10k_calls', 'rss_mb_per_10k_calls_mirror_only', 'heap_mb_per_10k_calls_mirror_only'], run: async () => benchMemory() },
+  {
+    name: 'ingest',
+    keys: ['ami_ingest_events_per_s', 'ami_ingest_ratio', 'ami_ingest_baseline_events_per_s',
+      'ami_ingest_events_per_s_unfiltered', 'ami_ingest_ratio_unfiltered', 'ami_ingest_baseline_events_per_s_unfiltered'],
+    run: benchIngest
+  },
   { name: 'pickup', keys: ['pickup_overhead_p99_ms', 'pickup_overhead_p50_ms', 'ami_ping_rtt_p99_ms'], run: benchPickupOverhead },
   { name: 'list', keys: ['list_p99_ms_10k', 'list_scale_ratio', 'list_one_p99_ms_10k', 'list_page_p99_ms_10k', 'list_one_ratio', 'list_page_ratio'], run: benchListScale },
   { name: 'http', keys: ['http_vs_hello_ratio', 'http_get_call_rps', 'http_hello_rps'], run: benchHttpHello },

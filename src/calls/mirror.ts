@@ -1,8 +1,11 @@
 // The live call mirror: Asterisk channels (legs) keyed by uniqueid, grouped into calls.
 // It changes only through AMI events and CoreShowChannels snapshots (reference E.4.5), and it is
 // order-tolerant: hung-up legs leave tombstones, and ambiguous state only moves forward.
+// Every string it keeps (leg fields, map and set keys) is its own copy, never a value of the event
+// as parsed: those point into the parser's whole socket chunk (see strings.ts).
 import { EventEmitter } from 'node:events'
 import type { AmiEvent, AmiEventOf } from '../ami/index.ts'
+import { detach, Interner } from './strings.ts'
 
 /** Who a channel belongs to, as the directory sees it. */
 export interface Party {
@@ -115,6 +118,8 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   private readonly partyCache = new Map<string, Party | null>()
 
   private readonly byId = new Map<string, Call>()
+  /** Repeated short values (contexts, extens, caller ids, tech, resources, dial statuses). */
+  private readonly strings = new Interner()
 
   constructor (
     private readonly resolveParty: PartyResolver,
@@ -177,7 +182,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
       case 'BridgeEnter': {
         const leg = this.upsert(e, '')
         if (leg !== undefined) {
-          leg.bridgeId = e.bridgeuniqueid
+          leg.bridgeId = this.bridgeRef(leg, e.bridgeuniqueid)
           leg.call.version++
           this.emit('bridged', leg)
         }
@@ -238,7 +243,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
       } else {
         this.update(leg, item, '', true)
       }
-      if (item.bridgeid !== undefined) leg.bridgeId = item.bridgeid === '' ? undefined : item.bridgeid
+      if (item.bridgeid !== undefined) leg.bridgeId = item.bridgeid === '' ? undefined : this.bridgeRef(leg, item.bridgeid)
       if (leg.state === UP && leg.answeredAt === undefined) leg.answeredAt = now - durationMs(item.duration)
       if (leg.state === RINGING && leg.ringingAt === undefined) leg.ringingAt = leg.createdAt
     }
@@ -288,7 +293,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     const dest = this.upsert(e, 'dest')
     if (e.uniqueid !== undefined && e.uniqueid !== '') this.upsert(e, '')
     if (dest === undefined) return
-    dest.dialStatus = e.dialstatus ?? 'UNKNOWN'
+    dest.dialStatus = this.strings.intern(e.dialstatus ?? 'UNKNOWN')
     dest.call.version++
   }
 
@@ -297,8 +302,8 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     const targetId = e.targetuniqueid
     if (picker === undefined || targetId === undefined) return
     picker.role = 'picker'
-    picker.pickedFrom = targetId
     const target = this.legs.get(targetId)
+    picker.pickedFrom = target?.uniqueid ?? detach(targetId)
     // The picker takes the picked leg's place: it now answers the same caller.
     if (target?.dialedBy !== undefined) picker.dialedBy = target.dialedBy
     const call = target?.call ?? this.calls.get(this.resolveKey(e.targetlinkedid ?? ''))
@@ -318,9 +323,9 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   private onChanSpy (e: AmiEventOf<'ChanSpyStart'>): void {
     const spyer = e.spyeruniqueid !== undefined ? this.legs.get(e.spyeruniqueid) : undefined
     if (spyer === undefined) return
-    const spying = e.event === 'ChanSpyStart' ? e.spyeeuniqueid : undefined
-    if (spyer.spying === spying) return
-    spyer.spying = spying
+    const spyee = e.event === 'ChanSpyStart' ? e.spyeeuniqueid : undefined
+    if (spyer.spying === spyee) return
+    spyer.spying = spyee === undefined ? undefined : (this.legs.get(spyee)?.uniqueid ?? detach(spyee))
     spyer.call.version++
   }
 
@@ -328,7 +333,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     const uniqueid = e.uniqueid
     if (uniqueid === undefined) return
     const leg = this.legs.get(uniqueid)
-    this.tombstones.set(uniqueid, this.clock() + TOMBSTONE_TTL_MS)
+    this.tombstones.set(leg?.uniqueid ?? detach(uniqueid), this.clock() + TOMBSTONE_TTL_MS)
     this.expected.delete(uniqueid)
     if (leg === undefined) return
     this.removeLeg(leg, this.clock())
@@ -338,7 +343,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   private onOriginateResponse (e: AmiEventOf<'OriginateResponse'>): void {
     const leg = e.uniqueid !== undefined ? this.legs.get(e.uniqueid) : undefined
     if (leg !== undefined && e.exten !== undefined && e.exten !== '' && e.exten !== 's') {
-      leg.target = e.exten
+      if (e.exten !== leg.target) leg.target = this.strings.intern(e.exten)
       leg.call.version++
     }
     this.emit('originate', e)
@@ -362,8 +367,8 @@ export class Mirror extends EventEmitter<MirrorEvents> {
 
   private createLeg (e: AmiEvent, prefix: '' | 'dest', createdAt: number): Leg {
     const f = prefix === '' ? PLAIN : DEST
-    const uniqueid = e[f.uniqueid] as string
-    const linkedid = e[f.linkedid] || uniqueid
+    const uniqueid = detach(e[f.uniqueid] as string)
+    const linkedid = this.linkedRef(e[f.linkedid], uniqueid)
     const channel = e[f.channel] ?? ''
     const key = this.expected.get(uniqueid) ?? this.hintedKey(e[f.call]) ?? this.resolveKey(linkedid)
     let call = this.calls.get(key)
@@ -382,12 +387,12 @@ export class Mirror extends EventEmitter<MirrorEvents> {
       local: false,
       party: undefined,
       state,
-      callerNum: e[f.callerNum] ?? '',
-      callerName: e[f.callerName] ?? '',
-      connectedNum: e[f.connectedNum] ?? '',
-      connectedName: e[f.connectedName] ?? '',
-      context: e[f.context] ?? '',
-      exten: e[f.exten] ?? '',
+      callerNum: this.strings.intern(e[f.callerNum] ?? ''),
+      callerName: this.strings.intern(e[f.callerName] ?? ''),
+      connectedNum: this.strings.intern(e[f.connectedNum] ?? ''),
+      connectedName: this.strings.intern(e[f.connectedName] ?? ''),
+      context: this.strings.intern(e[f.context] ?? ''),
+      exten: this.strings.intern(e[f.exten] ?? ''),
       role: 'caller',
       dialedBy: undefined,
       dialStatus: undefined,
@@ -399,8 +404,8 @@ export class Mirror extends EventEmitter<MirrorEvents> {
       ringingAt: state === RINGING ? createdAt : undefined,
       answeredAt: state === UP ? createdAt : undefined,
       holdAt: undefined,
-      op: e[f.op],
-      nonce: e[f.nonce],
+      op: optional(e[f.op], this.strings),
+      nonce: optional(e[f.nonce], undefined),
       call,
       viewId: ''
     }
@@ -430,17 +435,19 @@ export class Mirror extends EventEmitter<MirrorEvents> {
         leg.state = state
       }
     }
-    const v = e[f.callerNum]; if (v !== undefined) leg.callerNum = v
-    const w = e[f.callerName]; if (w !== undefined) leg.callerName = w
-    const x = e[f.connectedNum]; if (x !== undefined) leg.connectedNum = x
-    const y = e[f.connectedName]; if (y !== undefined) leg.connectedName = y
-    const ctx = e[f.context]; if (ctx !== undefined && ctx !== '') leg.context = ctx
-    const ex = e[f.exten]; if (ex !== undefined && ex !== '') leg.exten = ex
-    const op = e[f.op]; if (op !== undefined && op !== '') leg.op = op
-    const nonce = e[f.nonce]; if (nonce !== undefined && nonce !== '') leg.nonce = nonce
+    // Unchanged values (most events) cost a comparison; only a change is copied or interned.
+    const strings = this.strings
+    const v = e[f.callerNum]; if (v !== undefined && v !== leg.callerNum) leg.callerNum = strings.intern(v)
+    const w = e[f.callerName]; if (w !== undefined && w !== leg.callerName) leg.callerName = strings.intern(w)
+    const x = e[f.connectedNum]; if (x !== undefined && x !== leg.connectedNum) leg.connectedNum = strings.intern(x)
+    const y = e[f.connectedName]; if (y !== undefined && y !== leg.connectedName) leg.connectedName = strings.intern(y)
+    const ctx = e[f.context]; if (ctx !== undefined && ctx !== '' && ctx !== leg.context) leg.context = strings.intern(ctx)
+    const ex = e[f.exten]; if (ex !== undefined && ex !== '' && ex !== leg.exten) leg.exten = strings.intern(ex)
+    const op = e[f.op]; if (op !== undefined && op !== '' && op !== leg.op) leg.op = strings.intern(op)
+    const nonce = e[f.nonce]; if (nonce !== undefined && nonce !== '' && nonce !== leg.nonce) leg.nonce = detach(nonce)
     const linkedid = e[f.linkedid]
     if (linkedid !== undefined && linkedid !== '' && linkedid !== leg.linkedid) {
-      leg.linkedid = linkedid
+      leg.linkedid = this.linkedRef(linkedid, leg.uniqueid)
       // Linkedids converge on the oldest call when legs are bridged; follow them, unless the
       // leg already sits in that call through a pickup alias.
       const key = this.resolveKey(linkedid)
@@ -466,17 +473,17 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   }
 
   private setChannel (leg: Leg, channel: string): void {
-    leg.channel = channel
+    leg.channel = detach(channel)
     const slash = channel.indexOf('/')
-    const tech = slash > 0 ? channel.slice(0, slash) : ''
+    const tech = slash > 0 ? this.strings.intern(channel.slice(0, slash)) : ''
     const dash = channel.lastIndexOf('-')
-    const resource = channel.slice(slash + 1, dash > slash ? dash : undefined)
+    const resource = this.strings.intern(channel.slice(slash + 1, dash > slash ? dash : undefined))
     const local = tech === 'Local'
     const endpoint = tech + '/' + resource
     let party = this.partyCache.get(endpoint)
     if (party === undefined) {
       party = local ? null : (this.resolveParty(tech, resource) ?? null)
-      this.partyCache.set(endpoint, party)
+      this.partyCache.set(detach(endpoint), party)
     }
     leg.tech = tech
     leg.resource = resource
@@ -528,8 +535,25 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   /** The live call an engine-originated leg was tagged to join (VN_CALL), whichever instance sent it. */
   private hintedKey (hint: string | undefined): string | undefined {
     if (hint === undefined || hint === '') return undefined
-    const key = this.resolveKey(hint)
-    return this.calls.has(key) ? key : undefined
+    // The call's own key string, never the event's (which may hold a parser chunk alive).
+    return this.calls.get(this.resolveKey(hint))?.key
+  }
+
+  /**
+   * The mirror's own copy of a linkedid: the uniqueid of the leg it names (usually the call's first
+   * leg) or an existing call key when there is one, a fresh copy otherwise.
+   */
+  private linkedRef (linkedid: string | undefined, uniqueid: string): string {
+    if (linkedid === undefined || linkedid === '' || linkedid === uniqueid) return uniqueid
+    return this.legs.get(linkedid)?.uniqueid ?? this.calls.get(linkedid)?.key ?? detach(linkedid)
+  }
+
+  /** The mirror's own copy of a bridge id: shared with a leg of the call already in that bridge. */
+  private bridgeRef (leg: Leg, bridgeId: string | undefined): string | undefined {
+    if (bridgeId === undefined) return undefined
+    if (bridgeId === leg.bridgeId) return leg.bridgeId
+    for (const other of leg.call.legs.values()) if (other.bridgeId === bridgeId) return other.bridgeId
+    return detach(bridgeId)
   }
 
   private resolveKey (linkedid: string): string {
@@ -550,6 +574,12 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     const ts = e.timestamp
     return ts !== undefined ? Math.round(Number(ts) * 1000) : this.clock()
   }
+}
+
+/** An optional header value as the mirror keeps it: undefined stays undefined, '' stays ''. */
+function optional (value: string | undefined, strings: Interner | undefined): string | undefined {
+  if (value === undefined || value === '') return value
+  return strings !== undefined ? strings.intern(value) : detach(value)
 }
 
 function list (index: Map<string, Set<string>>, name: string, key: string): void {

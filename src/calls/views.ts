@@ -4,6 +4,7 @@ import { type Call, type Leg, UP, RINGING } from './mirror.ts'
 import { type PhoneCall, type PhoneCallView, Status, Flow } from './phone-call.ts'
 import { derivedNonce } from './call-id.ts'
 import { isSupervision } from './recipes.ts'
+import { detach } from './strings.ts'
 
 export interface ProjectionContext {
   organizationName: (organizationId: string) => string | undefined
@@ -152,7 +153,8 @@ export function formatCallerId (name: string, num: string): string | undefined {
   const n = known(num)
   if (n === undefined) return undefined
   const display = known(name)
-  return display !== undefined ? `${display} <${n}>` : n
+  // Flat: a template literal is a chain of cons strings (~3x the memory in every cached view).
+  return display !== undefined ? detach(`${display} <${n}>`) : n
 }
 
 /** Public (PSTN) numbers: 5 or more digits, optionally with a leading +. Extensions are shorter or hold '*'. */
@@ -162,5 +164,6 @@ export function isPublicNumber (n: string): boolean {
 
 /** XML Schema dateTime in UTC, without fractions, as UAPI's examples write it. */
 export function isoDate (ms: number): string {
-  return new Date(ms).toISOString().slice(0, 19) + 'Z'
+  // Flat: slice + 'Z' would be a cons over a slice over the 24-char ISO string (cached views keep it).
+  return detach(new Date(ms).toISOString().slice(0, 19) + 'Z')
 }

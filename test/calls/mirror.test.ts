@@ -1,7 +1,8 @@
 import t from 'tap'
 import { Mirror, type Party } from '../../src/calls/mirror.ts'
 import { projectCall } from '../../src/calls/views.ts'
-import { callIdDeriver } from '../../src/calls/call-id.ts'
+import { createHmac } from 'node:crypto'
+import { callIdDeriver, derivedNonce } from '../../src/calls/call-id.ts'
 import type { PhoneCall } from '../../src/calls/phone-call.ts'
 import type { AmiEvent } from '../../src/ami/index.ts'
 import { fixtureEvents } from '../helpers/fixtures.ts'
@@ -300,6 +301,9 @@ t.test('call ids are stable, opaque and differ between calls', async (t) => {
   t.equal(derive('1795842829.10'), derive('1795842829.10'))
   t.not(derive('1795842829.10'), derive('1795842829.11'))
   t.not(callIdDeriver('other')('1795842829.10'), derive('1795842829.10'), 'the secret matters')
+  // Ids are public and shared between engine instances: their derivation must never change.
+  t.equal(derive('1795842829.10'), createHmac('sha256', 'k').update('1795842829.10').digest('hex').slice(0, 20))
+  t.equal(derivedNonce('k', '1795842829.10'), createHmac('sha256', 'k').update('nonce\0' + '1795842829.10').digest('hex').slice(0, 32))
 })
 
 t.test('Local channels join the call but never show as parties', async (t) => {
