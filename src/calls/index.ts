@@ -17,3 +17,4 @@ export { clickToCall, newNonce, type ClickToCallInput, type ClickToCallStarted }
 export { asteriskCallerId } from './recipes.ts'
 export { CallActionError, type CallActionCode } from './actions/errors.ts'
 export { parseCallerId, type CallerId } from './caller-id.ts'
+export { startRecording, stopRecording, maySeeRecording, isRecordingLive, type StartRecordingInput, type StopRecordingInput, type RecordingStarted } from './actions/recording.ts'

@@ -12,22 +12,27 @@ import { PHONE_CALL_ID, baseUrl, requestScope } from '../scope.ts'
 import { pickUpAction } from '../actions/pick-up.ts'
 import { transferAction } from '../actions/transfer.ts'
 import { transferToVoicemailAction } from '../actions/transfer-to-voicemail.ts'
+import { startRecordingAction, stopRecordingAction } from '../actions/recording.ts'
 import type { ActionHandler } from '../actions/types.ts'
+import type { RecordingStore } from '../../recordings/index.ts'
 import type { RouteDeps } from './list.ts'
 
 export interface UpdateDeps extends RouteDeps {
   readonly ami: AmiClient
   readonly log: Logger
+  readonly recordings?: RecordingStore | undefined
 }
 
 const ACTIONS: Readonly<Record<string, ActionHandler>> = {
   PickUp: pickUpAction,
   Transfer: transferAction,
-  TransferToVoicemail: transferToVoicemailAction
+  TransferToVoicemail: transferToVoicemailAction,
+  StartRecording: startRecordingAction,
+  StopRecording: stopRecordingAction
 }
 
 /** Actions UAPI defines that this engine does not implement: 501, not "invalid". */
-const NOT_IMPLEMENTED = new Set(['OnHold', 'OffHold', 'StartRecording', 'StopRecording', 'BargeIn', 'Park', 'UnPark', 'Whisper', 'Monitor'])
+const NOT_IMPLEMENTED = new Set(['OnHold', 'OffHold', 'BargeIn', 'Park', 'UnPark', 'Whisper', 'Monitor'])
 
 export const updateRoutes: FastifyPluginAsyncTypebox<UpdateDeps> = async (app, deps) => {
   const { calls, directory } = deps
@@ -64,6 +69,7 @@ export const updateRoutes: FastifyPluginAsyncTypebox<UpdateDeps> = async (app, d
       scope,
       phoneCallId: params.phoneCallId,
       body,
+      recordings: deps.recordings,
       wait: request.query.wait === true,
       present: (call) => ({ ...calls.project(call, scope.viewer), links: { self: `${self}/${call.id}` } })
     })
