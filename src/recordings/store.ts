@@ -130,12 +130,12 @@ export class RecordingStore {
   }
 
   /** Where the audio is on this host, and its header; undefined while Asterisk has not created it. */
-  async audio (meta: RecordingMeta): Promise<{ path: string, size: number, wav: WavInfo | undefined } | undefined> {
+  async audio (meta: RecordingMeta): Promise<{ path: string, size: number, modified: Date, wav: WavInfo | undefined } | undefined> {
     // meta.file was checked against the metadata's own name when loaded (load()).
     const path = join(this.dir, meta.file)
     try {
-      const { size } = await stat(path)
-      return { path, size, wav: await readWavInfo(path) }
+      const { size, mtime } = await stat(path)
+      return { path, size, modified: mtime, wav: await readWavInfo(path) }
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined
       throw err

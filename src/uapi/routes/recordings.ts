@@ -81,7 +81,9 @@ export const recordingRoutes: FastifyPluginAsyncTypebox<RecordingRouteDeps> = as
       contentType: 'audio/wav',
       links: { self: `${self}/${meta.id}` }
     }
+    // Without the starting instance's stop time (it may be finishing, or gone): Asterisk's last write.
     if (meta.stopped !== undefined) out.stopped = isoDate(Date.parse(meta.stopped))
+    else if (audio !== undefined) out.stopped = isoDate(audio.modified.getTime())
     if (audio !== undefined) {
       out.size = audio.size
       if (audio.wav !== undefined) out.duration = Math.round(audio.wav.duration * 100) / 100
