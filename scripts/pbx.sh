@@ -144,6 +144,9 @@ install_config() {
   find "$PBX_ROOT/etc/asterisk" -mindepth 1 -delete
   install -m 0644 "$CONF_DIR"/*.conf "$PBX_ROOT/etc/asterisk/"
   mkdir -p "$PBX_ROOT/run/asterisk"
+  # Call recordings (StartRecording): MixMonitor writes here, the engine reads from
+  # $PBX_ROOT/var/spool/asterisk/recordings (config recordings.dir) and keeps metadata beside them.
+  mkdir -p "$PBX_ROOT/var/spool/asterisk/recordings"
   chroot "$PBX_ROOT" chown -R asterisk:asterisk /run/asterisk /var/lib/asterisk /var/spool/asterisk \
     /var/log/asterisk /var/cache/asterisk /etc/asterisk
   # Debian's root already has static /dev nodes (null, zero, urandom...) and Asterisk does not

@@ -18,6 +18,7 @@ import { DOCS_CSP, securityPlugin } from './http/security.ts'
 import { drainingPlugin } from './http/draining.ts'
 import { REDACTED, REDACT_PATHS, serializeRequest } from './http/redact.ts'
 import { metricsPlugin } from './metrics/index.ts'
+import { RecordingStore } from './recordings/index.ts'
 
 /** The engine's parts, reachable from the Fastify instance (health, metrics, tests). */
 export interface Engine {
@@ -27,6 +28,8 @@ export interface Engine {
   readonly mirror: Mirror
   readonly sync: MirrorSync
   readonly calls: CallService
+  /** Call recordings (config `recordings`); undefined when not configured. */
+  readonly recordings: RecordingStore | undefined
 }
 
 declare module 'fastify' {
@@ -86,7 +89,8 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     organizationName: (id) => directory.organization(Number(id))?.name,
     nonceSecret: config.security.callIdSecret
   })
-  app.decorate('engine', { config, directory, ami, mirror, sync, calls })
+  const recordings = config.recordings !== undefined ? new RecordingStore(config.recordings.dir, config.recordings.pbxDir, logger.child({ mod: 'recordings' })) : undefined
+  app.decorate('engine', { config, directory, ami, mirror, sync, calls, recordings })
 
   app.setErrorHandler(uapiErrorHandler)
   app.setNotFoundHandler(uapiNotFoundHandler)
@@ -107,11 +111,13 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   await app.register(healthRoutes)
   // The same routes under both base paths that UAPI clients use (reference 1.1); docs show /uapi.
   for (const prefix of ['/uapi', '/unifiedapi']) {
-    await app.register(uapiPlugin, { prefix, basePath: prefix, ami, log: logger.child({ mod: 'calls' }), calls, directory, publicUrl: config.http.publicUrl, hide: prefix !== '/uapi' })
+    await app.register(uapiPlugin, { prefix, basePath: prefix, ami, log: logger.child({ mod: 'calls' }), calls, directory, publicUrl: config.http.publicUrl, hide: prefix !== '/uapi', recordings })
   }
 
   if (options.connect !== false) {
     app.addHook('onReady', async () => {
+      // Said once at start rather than discovered by the first StartRecording (which answers 503).
+      if (recordings !== undefined && !(await recordings.usable())) logger.warn({ dir: recordings.dir }, 'recordings directory missing or not writable: StartRecording will answer 503 (see README, Recordings)')
       sync.start()
       ami.start()
     })

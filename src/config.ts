@@ -105,6 +105,15 @@ const DirectorySchema = Type.Object({
   apps: Type.Array(AppSchema)
 }, { additionalProperties: false })
 
+// Call recordings (StartRecording): one directory, seen by Asterisk as `pbxDir` (where MixMonitor
+// writes) and by the engine as `dir` (where it serves files from and keeps their metadata). They
+// differ when Asterisk runs in a chroot, a container or on another host (README, Recordings).
+// Absent: StartRecording answers 501.
+const RecordingsSchema = Type.Object({
+  dir: Type.String({ pattern: '^/', description: 'The recordings directory as the engine sees it (absolute)' }),
+  pbxDir: Type.String({ pattern: '^/[^\\s,|()]*$', description: 'The same directory as Asterisk sees it (absolute; no spaces, commas, pipes or parentheses: MixMonitor options)' })
+}, { additionalProperties: false })
+
 const LogSchema = Type.Object({
   level: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' })
 }, { default: {}, additionalProperties: false })
@@ -114,6 +123,7 @@ export const ConfigSchema = Type.Object({
   ami: AmiSchema,
   security: SecuritySchema,
   directory: DirectorySchema,
+  recordings: Type.Optional(RecordingsSchema),
   log: LogSchema
 }, { additionalProperties: false })
 
@@ -123,6 +133,7 @@ export type OrganizationConfig = Static<typeof OrganizationSchema>
 export type UserConfig = Static<typeof UserSchema>
 export type ExtensionConfig = Static<typeof ExtensionSchema>
 export type AppConfig = Static<typeof AppSchema>
+export type RecordingsConfig = Static<typeof RecordingsSchema>
 
 /** Secrets shipped in config/default.json. Public knowledge, so never acceptable in production. */
 export const DEMO_SECRETS: ReadonlySet<string> = new Set([
@@ -216,7 +227,9 @@ function applyEnv (raw: unknown, env: Env): unknown {
     ['AMI_LOGIN', 'ami', 'login', String],
     ['LOG_LEVEL', 'log', 'level', String],
     ['TOKEN_SECRET', 'security', 'tokenSecret', String],
-    ['CALL_ID_SECRET', 'security', 'callIdSecret', String]
+    ['CALL_ID_SECRET', 'security', 'callIdSecret', String],
+    ['RECORDINGS_DIR', 'recordings', 'dir', String],
+    ['RECORDINGS_PBX_DIR', 'recordings', 'pbxDir', String]
   ]
   for (const [name, section, key, convert] of overrides) {
     const v = env[name]

@@ -56,6 +56,8 @@ export type DialEndEvent = Named<'DialEnd'> & ChannelSnapshot & DestChannelSnaps
 export type BridgeEnterEvent = Named<'BridgeEnter'> & ChannelSnapshot & { readonly bridgeuniqueid?: string, readonly swapuniqueid?: string }
 export type BridgeLeaveEvent = Named<'BridgeLeave'> & ChannelSnapshot & { readonly bridgeuniqueid?: string }
 export type HoldEvent = Named<'Hold' | 'Unhold'> & ChannelSnapshot & { readonly musicclass?: string }
+/** MixMonitor started or stopped on a channel (its snapshot; the file name is not in it). */
+export type MixMonitorEvent = Named<'MixMonitorStart' | 'MixMonitorStop'> & ChannelSnapshot
 /** The picker's snapshot plus the picked-up leg's, `Target`-prefixed. */
 export type PickupEvent = Named<'Pickup'> & ChannelSnapshot & {
   readonly targetchannel?: string
@@ -114,6 +116,8 @@ export interface ConsumedEvents {
   Hold: HoldEvent
   Unhold: HoldEvent
   Pickup: PickupEvent
+  MixMonitorStart: MixMonitorEvent
+  MixMonitorStop: MixMonitorEvent
   OriginateResponse: OriginateResponseEvent
   BlindTransfer: BlindTransferEvent
   ChanSpyStart: ChanSpyEvent

@@ -18,3 +18,4 @@ export { supervise, type SuperviseInput, type SuperviseStarted } from './actions
 export { asteriskCallerId, isSupervision, type SupervisionMode } from './recipes.ts'
 export { CallActionError, type CallActionCode } from './actions/errors.ts'
 export { parseCallerId, type CallerId } from './caller-id.ts'
+export { startRecording, stopRecording, maySeeRecording, isRecordingLive, type StartRecordingInput, type StopRecordingInput, type RecordingStarted } from './actions/recording.ts'

@@ -56,6 +56,8 @@ export interface Leg {
   ringingAt: number | undefined
   answeredAt: number | undefined
   holdAt: number | undefined
+  /** Since when Asterisk records this channel (MixMonitorStart), until MixMonitorStop. */
+  recordingAt: number | undefined
   /** Engine tags from channelvars (VN_OP, VN_NONCE). */
   op: string | undefined
   nonce: string | undefined
@@ -94,6 +96,8 @@ export interface MirrorEvents {
   state: [leg: Leg, from: number]
   originate: [event: AmiEvent]
   transfer: [event: AmiEvent]
+  /** A leg's recording started (MixMonitorStart) or stopped (MixMonitorStop). */
+  recording: [leg: Leg, active: boolean]
 }
 
 const TOMBSTONE_TTL_MS = 60_000
@@ -200,6 +204,17 @@ export class Mirror extends EventEmitter<MirrorEvents> {
           leg.holdAt = e.event === 'Hold' ? (leg.holdAt ?? this.eventTime(e)) : undefined
           leg.call.version++
         }
+        return
+      }
+      case 'MixMonitorStart':
+      case 'MixMonitorStop': {
+        const leg = this.upsert(e, '')
+        if (leg === undefined) return
+        const active = e.event === 'MixMonitorStart'
+        // A second MixMonitor on the same channel keeps the first start time.
+        leg.recordingAt = active ? (leg.recordingAt ?? this.eventTime(e)) : undefined
+        leg.call.version++
+        this.emit('recording', leg, active)
         return
       }
       case 'Pickup': return this.onPickup(e as AmiEventOf<'Pickup'>)
@@ -404,6 +419,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
       ringingAt: state === RINGING ? createdAt : undefined,
       answeredAt: state === UP ? createdAt : undefined,
       holdAt: undefined,
+      recordingAt: undefined,
       op: optional(e[f.op], this.strings),
       nonce: optional(e[f.nonce], undefined),
       call,

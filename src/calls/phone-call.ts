@@ -14,6 +14,7 @@ export const PhoneCallViewSchema = Type.Object({
   status: Type.Integer({ description: '0 unknown, 1 off hook, 2 trying, 3 ringing, 4 other side ringing, 5 on call' }),
   ringing: Type.Optional(DateTime),
   callerId: Type.Optional(Type.String()),
+  recording: Type.Optional(Type.String({ format: 'date-time', description: 'When recording of the call started (StartRecording); absent if not recorded' })),
   answered: Type.Optional(DateTime),
   onHold: Type.Optional(DateTime),
   holder: Type.Optional(Type.Integer()),

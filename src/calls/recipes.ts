@@ -116,3 +116,17 @@ export function superviseOriginate (p: { endpoint: string, mode: SupervisionMode
     Variable: [`VN_OP=${p.mode}`, `VN_CALL=${p.callKey}`]
   }
 }
+
+/**
+ * Records one channel, both directions mixed (E.4.6 MixMonitor), into `file`, an absolute path as
+ * Asterisk sees it; its extension picks the format (.wav PCM, .WAV wav49/GSM). No options: not
+ * `b` (only while bridged), the whole call is recorded, ringing and hold included.
+ */
+export function mixMonitor (p: { uniqueid: string, file: string }): AmiHeaders {
+  return { Channel: p.uniqueid, File: p.file }
+}
+
+/** Stops the MixMonitor of one channel (the latest one started, when several run). */
+export function stopMixMonitor (uniqueid: string): AmiHeaders {
+  return { Channel: uniqueid }
+}

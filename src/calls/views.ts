@@ -99,7 +99,21 @@ export function projectLeg (leg: Leg, call: Call): PhoneCallView {
     view.onHold = isoDate(hold.at)
     if (hold.holder) view.holder = 1
   }
+  const recording = recordingOf(call)
+  if (recording !== undefined) view.recording = isoDate(recording)
   return view
+}
+
+/**
+ * Since when the call is recorded: MixMonitor records one channel's both directions, i.e. the
+ * whole conversation, so every view of the call shows the earliest running recording.
+ */
+function recordingOf (call: Call): number | undefined {
+  let at: number | undefined
+  for (const leg of call.legs.values()) {
+    if (leg.recordingAt !== undefined && (at === undefined || leg.recordingAt < at)) at = leg.recordingAt
+  }
+  return at
 }
 
 function statusOf (leg: Leg, call: Call): number {

@@ -49,7 +49,14 @@ export const UAPI_ERRORS = {
   pc_transfernumber_invalid: [400, 'Value supplied in transferNumber is invalid or not a party of the phone call.'],
   pc_nonce_invalid: [400, 'Value supplied in nonce is invalid.'],
   pc_allowpublictransfer_invalid: [400, 'Value supplied in allowPublicTransfer must be true or false.'],
-  pc_video_invalid: [400, 'Value supplied in video must be true or false.']
+  pc_video_invalid: [400, 'Value supplied in video must be true or false.'],
+  // StartRecording / StopRecording and the recordings route.
+  pc_format_invalid: [400, 'Value supplied in format is invalid. It must be wav or wav49.'],
+  pc_recording_active: [409, 'The phone call is already being recorded.'],
+  pc_recording_inactive: [409, 'The phone call is not being recorded.'],
+  recording_unavailable: [503, 'Recordings cannot be stored right now: the recordings directory is not writable.'],
+  recording_in_progress: [409, 'The recording is still in progress; get it once StopRecording or the end of the call stopped it.'],
+  range_not_satisfiable: [416, 'The requested byte range is outside the recording.']
 } as const satisfies Record<string, readonly [number, string]>
 
 export type UapiErrorCode = keyof typeof UAPI_ERRORS

@@ -6,12 +6,15 @@ import { listRoutes, type RouteDeps } from './routes/list.ts'
 import { updateRoutes } from './routes/update.ts'
 import { deleteRoutes } from './routes/delete.ts'
 import { createRoutes } from './routes/create.ts'
+import { recordingRoutes } from './routes/recordings.ts'
+import type { RecordingStore } from '../recordings/index.ts'
 import type { AmiClient } from '../ami/index.ts'
 import type { Logger } from 'pino'
 
 export interface UapiPluginOptions extends RouteDeps {
   readonly ami: AmiClient
   readonly log: Logger
+  readonly recordings?: RecordingStore | undefined
 }
 
 export const uapiPlugin: FastifyPluginAsyncTypebox<UapiPluginOptions> = async (app, opts) => {
@@ -19,7 +22,8 @@ export const uapiPlugin: FastifyPluginAsyncTypebox<UapiPluginOptions> = async (a
   // Pass only our dependencies on: Fastify reads `prefix` from plugin options and would apply it twice.
   const deps: RouteDeps = { calls: opts.calls, directory: opts.directory, publicUrl: opts.publicUrl, basePath: opts.basePath, hide: opts.hide }
   await app.register(listRoutes, deps)
-  await app.register(updateRoutes, { ...deps, ami: opts.ami, log: opts.log })
+  await app.register(updateRoutes, { ...deps, ami: opts.ami, log: opts.log, recordings: opts.recordings })
+  await app.register(recordingRoutes, { ...deps, recordings: opts.recordings })
   await app.register(deleteRoutes, { ...deps, ami: opts.ami, log: opts.log })
   await app.register(createRoutes, { ...deps, ami: opts.ami, log: opts.log })
 }

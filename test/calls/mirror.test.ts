@@ -1,5 +1,5 @@
 import t from 'tap'
-import { Mirror, type Party } from '../../src/calls/mirror.ts'
+import { Mirror, type Leg, type Party } from '../../src/calls/mirror.ts'
 import { projectCall } from '../../src/calls/views.ts'
 import { createHmac } from 'node:crypto'
 import { callIdDeriver, derivedNonce } from '../../src/calls/call-id.ts'
@@ -347,4 +347,33 @@ t.test('Hold marks the holding party as holder and its bridge peer as on hold; U
   m.apply({ event: 'Unhold', uniqueid: caller?.uniqueid, linkedid: caller?.linkedid, channel: caller?.channel } as AmiEvent)
   const after = calls(m)[0]
   t.notOk(after?.phoneCallView.some((v) => v.onHold !== undefined || v.holder !== undefined), 'nothing is on hold')
+})
+
+t.test('MixMonitorStart shows recording (Asterisk\'s time) on every view of the call; MixMonitorStop clears it', async (t) => {
+  const m = newMirror()
+  const ev = fixtureEvents('basic-call-answered')
+  applyUntil(m, ev, applyUntil(m, ev, 0, is('BridgeEnter')), is('BridgeEnter'))
+  const callee = [...m.legs.values()].find((l) => l.party?.extension === '0003*210') as Leg
+  const seen: Array<[string, boolean]> = []
+  m.on('recording', (leg, active) => seen.push([leg.uniqueid, active]))
+  const mix = (event: string, timestamp: string): AmiEvent => ({ event, uniqueid: callee.uniqueid, linkedid: callee.linkedid, channel: callee.channel, channelstate: '6', timestamp } as AmiEvent)
+  m.apply(mix('MixMonitorStart', '1795842830.5'))
+  const recorded = calls(m)[0]
+  t.same(recorded?.phoneCallView.map((v) => v.recording), ['2026-11-28T05:13:50Z', '2026-11-28T05:13:50Z'], 'both views show since when the call is recorded')
+  // A second MixMonitor on the channel (e.g. one the dialplan started) keeps the first time.
+  m.apply(mix('MixMonitorStart', '1795842832.0'))
+  t.equal(calls(m)[0]?.phoneCallView[0]?.recording, '2026-11-28T05:13:50Z')
+  m.apply(mix('MixMonitorStop', '1795842833.0'))
+  t.notOk(calls(m)[0]?.phoneCallView.some((v) => v.recording !== undefined), 'no view shows recording once stopped')
+  t.same(seen, [[callee.uniqueid, true], [callee.uniqueid, true], [callee.uniqueid, false]], 'the mirror tells actions about each change')
+})
+
+t.test('MixMonitor events of an unknown or hung-up channel change nothing', async (t) => {
+  const m = newMirror()
+  const ev = fixtureEvents('basic-call-answered')
+  for (const e of ev) m.apply(e)
+  t.equal(m.size, 0, 'the call is over')
+  const hungUp = ev.find(is('Hangup')) as AmiEvent
+  m.apply({ event: 'MixMonitorStop', uniqueid: hungUp.uniqueid, linkedid: hungUp.linkedid, channel: hungUp.channel } as AmiEvent)
+  t.equal(m.size, 0, 'a late MixMonitorStop (sent after the Hangup) does not bring the leg back')
 })

@@ -3,8 +3,10 @@
  *
  * Every phone is one or more `sipp` processes on its own local UDP port (127.0.0.1, 5070-5999),
  * each run in its own temp dir with a scenario generated for it. Everything a phone sends and
- * receives is recorded (`-trace_msg`) and parsed into SipMessage objects. No media: SDP offers
- * PCMU/PCMA on a port nobody listens on, and the PBX never hangs up for missing RTP.
+ * receives is recorded (`-trace_msg`) and parsed into SipMessage objects. No media by default: SDP
+ * offers PCMU/PCMA on a port nobody listens on, and the PBX never hangs up for missing RTP. With
+ * `audio: true` a phone offers PCMA only and, once the call is answered, plays AUDIO_PCAP (SIPp's
+ * G.711 A-law speech, about 6 s) to the PBX from the SDP's media port (for recording tests).
  *
  * API
  *   Phone.register(ext, opts?)    REGISTER with digest auth (password demo-sip-secret), resolve on
@@ -214,19 +216,23 @@ const xml = (name: string, body: string): string =>
 
 const msg = (text: string, attrs = ''): string => `  <send${attrs}><![CDATA[\n\n${text.trim()}\n\n  ]]></send>`
 
-function sdp (mediaPort: number): string {
+/** With `audio`, only PCMA is offered: the payload of the pcap SIPp plays (AUDIO_PCAP). */
+function sdp (mediaPort: number, audio = false): string {
   return [
     'v=0',
     'o=sipp 1 1 IN IP4 127.0.0.1',
     's=-',
     'c=IN IP4 127.0.0.1',
     't=0 0',
-    `m=audio ${mediaPort} RTP/AVP 0 8`,
-    'a=rtpmap:0 PCMU/8000',
+    ...(audio ? [`m=audio ${mediaPort} RTP/AVP 8`] : [`m=audio ${mediaPort} RTP/AVP 0 8`, 'a=rtpmap:0 PCMU/8000']),
     'a=rtpmap:8 PCMA/8000',
     'a=sendrecv',
   ].join('\n')
 }
+
+/** G.711 A-law speech SIPp ships (about 6 s of RTP, payload 8). */
+export const AUDIO_PCAP = '/usr/share/sip-tester/g711a.pcap'
+const playAudio = `  <nop>\n    <action><exec play_pcap_audio="${AUDIO_PCAP}"/></action>\n  </nop>`
 
 function registerScenario (ext: string, expires: number): string {
   const req = (cseq: number, auth: boolean): string => `
@@ -249,7 +255,7 @@ Content-Length: 0`
 
 export type AnswerMode = 'ring' | 'answer' | 'none'
 
-function uasScenario (ext: string, port: number, o: { mode: 'ring' | 'answer'; answerAfterMs: number; hangupAfterMs?: number }): string {
+function uasScenario (ext: string, port: number, o: { mode: 'ring' | 'answer'; answerAfterMs: number; hangupAfterMs?: number; audio?: boolean }): string {
   const toTag = '[last_To:];tag=[pid]SIPpTag01[call_number]'
   const contact = `Contact: <sip:${ext}@127.0.0.1:[local_port]>`
   const reply = (code: string, extra = ''): string => `
@@ -272,7 +278,7 @@ ${contact}
 Content-Type: application/sdp
 Content-Length: [len]
 
-${sdp(port + 20_000)}`
+${sdp(port + 20_000, o.audio)}`
   const cancelled = [
     msg(reply('200 OK')),
     // 487 for the INVITE: same Via/From/Call-ID as the CANCEL, CSeq number of the INVITE.
@@ -307,6 +313,7 @@ Content-Length: 0`),
       '  <label id="answer"/>',
       msg(ok200Sdp, ' retrans="500"'),
       '  <recv request="ACK"/>',
+      ...(o.audio === true ? [playAudio] : []),
       '  <label id="talk"/>',
       // The PBX may re-INVITE (connected line update, hold) or UPDATE during the call. sipp
       // applies a recv timeout of the first recv of an optional group, so it sits there.
@@ -348,7 +355,7 @@ Content-Length: 0`,
 
 const FAILURE_CODES = [401, 403, 404, 407, 408, 480, 484, 486, 487, 488, 500, 503, 603]
 
-function uacScenario (from: string, to: string, port: number, talkMs: number | undefined): string {
+function uacScenario (from: string, to: string, port: number, talkMs: number | undefined, audio = false): string {
   const ruri = `sip:${to}@${PBX_SIP.host}:${PBX_SIP.port}`
   const invite = (cseq: number, auth: boolean): string => `
 INVITE ${ruri} SIP/2.0
@@ -363,7 +370,7 @@ User-Agent: uapi-test-sipp
 Content-Type: application/sdp
 Content-Length: [len]
 
-${sdp(port + 20_000)}`
+${sdp(port + 20_000, audio)}`
   // ACK for a non-2xx final response: same branch as the INVITE ([last_Via:] of the response).
   const ackFailure = (cseq: number): string => `
 ACK ${ruri} SIP/2.0
@@ -393,7 +400,7 @@ SIP/2.0 200 OK
 [last_Call-ID:]
 [last_CSeq:]
 Contact: <sip:${from}@127.0.0.1:[local_port]>
-${sdpBody ? `Content-Type: application/sdp\nContent-Length: [len]\n\n${sdp(port + 20_000)}` : 'Content-Length: 0'}`
+${sdpBody ? `Content-Type: application/sdp\nContent-Length: [len]\n\n${sdp(port + 20_000, audio)}` : 'Content-Length: 0'}`
   const steps = [
     msg(invite(1, false), ' retrans="500"'),
     '  <recv response="100" optional="true"/>',
@@ -406,6 +413,7 @@ ${sdpBody ? `Content-Type: application/sdp\nContent-Length: [len]\n\n${sdp(port 
     ...FAILURE_CODES.map((c) => `  <recv response="${c}" optional="true" next="failed"/>`),
     '  <recv response="200" rrs="true"/>',
     msg(inDialog('ACK', 2)),
+    ...(audio ? [playAudio] : []),
     '  <label id="talk"/>',
     // sipp applies the recv timeout of the first recv of an optional group.
     `  <recv request="INVITE" optional="true" next="reinvite"${talkMs !== undefined ? ` timeout="${Math.max(1, talkMs)}" ontimeout="hangup"` : ''}/>`,
@@ -464,6 +472,8 @@ export interface RegisterOptions {
   hangupAfterMs?: number;
   /** SIP password (default demo-sip-secret). */
   password?: string;
+  /** 'answer' mode: once answered, send speech (AUDIO_PCAP, PCMA only) to the PBX. */
+  audio?: boolean;
   /** Registration lifetime in seconds (default 3600). */
   expires?: number;
   /** How long to wait for the 200 OK (default 5 s). */
@@ -473,6 +483,8 @@ export interface RegisterOptions {
 export interface CallOptions {
   /** Talk this long after the 200 OK, then send BYE (default: until BYE or stop()). */
   talkMs?: number;
+  /** Once answered, send speech (AUDIO_PCAP, PCMA only) to the PBX. */
+  audio?: boolean;
   password?: string;
 }
 
@@ -505,8 +517,9 @@ export class Phone {
       phone.registered = true
       const mode = opts.mode ?? 'ring'
       if (mode !== 'none') {
-        const scenario = uasScenario(extension, phone.port, { mode, answerAfterMs: opts.answerAfterMs ?? 0, hangupAfterMs: opts.hangupAfterMs })
-        phone.start(`uas-${mode}`, scenario, [])
+        const scenario = uasScenario(extension, phone.port, { mode, answerAfterMs: opts.answerAfterMs ?? 0, hangupAfterMs: opts.hangupAfterMs, audio: opts.audio })
+        // The media port is the one the SDP announces (-mp): SIPp sends the pcap's RTP from it.
+        phone.start(`uas-${mode}`, scenario, opts.audio === true ? ['-mp', String(phone.port + 20_000)] : [])
         // sipp binds its port at start-up; resolve only once it can receive the PBX's INVITE. The check
         // reads the kernel's socket table: probing by binding the port ourselves could hold it at the
         // very moment sipp binds, and sipp would exit with "Address already in use".
@@ -523,7 +536,7 @@ export class Phone {
   /** Calls `to` as extension `from`. Resolves once sipp runs; use waitFor('180'/'200'...). */
   static async call (from: string, to: string, opts: CallOptions = {}): Promise<Phone> {
     const phone = new Phone(from, await allocatePort(), 'caller', opts.password ?? DEMO_SIP_PASSWORD)
-    phone.start('uac', uacScenario(from, to, phone.port, opts.talkMs), ['-m', '1', `${PBX_SIP.host}:${PBX_SIP.port}`])
+    phone.start('uac', uacScenario(from, to, phone.port, opts.talkMs, opts.audio), ['-m', '1', ...(opts.audio === true ? ['-mp', String(phone.port + 20_000)] : []), `${PBX_SIP.host}:${PBX_SIP.port}`])
     return phone
   }
 

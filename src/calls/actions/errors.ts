@@ -11,6 +11,9 @@ export type CallActionCode =
   | 'pc_source_invalid'
   | 'pc_destination_invalid'
   | 'pc_action_failed'
+  | 'pc_recording_active'
+  | 'pc_recording_inactive'
+  | 'recording_unavailable'
   | 'access_denied'
 
 export class CallActionError extends Error {

@@ -5,6 +5,7 @@ import type { Logger } from 'pino'
 import type { AmiClient } from '../../ami/index.ts'
 import type { ActionDeps, CallService, PhoneCall } from '../../calls/index.ts'
 import type { Directory } from '../../directory/index.ts'
+import type { RecordingStore } from '../../recordings/index.ts'
 import type { RequestScope } from '../scope.ts'
 import type { PhoneCallAction } from '../schemas/phone-call-action.ts'
 
@@ -19,6 +20,8 @@ export interface ActionContext {
   readonly scope: RequestScope
   readonly phoneCallId: string
   readonly body: Static<typeof PhoneCallAction>
+  /** Where recordings go (StartRecording); undefined when not configured. */
+  readonly recordings: RecordingStore | undefined
   /** ?wait=true: answer once the outcome is known (actions that have one). */
   readonly wait: boolean
   /** The PhoneCall as the API shows it to this request, with links.self. */

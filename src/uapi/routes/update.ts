@@ -13,12 +13,15 @@ import { pickUpAction } from '../actions/pick-up.ts'
 import { transferAction } from '../actions/transfer.ts'
 import { transferToVoicemailAction } from '../actions/transfer-to-voicemail.ts'
 import { bargeInAction, monitorAction, whisperAction } from '../actions/supervise.ts'
+import { startRecordingAction, stopRecordingAction } from '../actions/recording.ts'
 import type { ActionHandler } from '../actions/types.ts'
+import type { RecordingStore } from '../../recordings/index.ts'
 import type { RouteDeps } from './list.ts'
 
 export interface UpdateDeps extends RouteDeps {
   readonly ami: AmiClient
   readonly log: Logger
+  readonly recordings?: RecordingStore | undefined
 }
 
 const ACTIONS: Readonly<Record<string, ActionHandler>> = {
@@ -27,11 +30,13 @@ const ACTIONS: Readonly<Record<string, ActionHandler>> = {
   TransferToVoicemail: transferToVoicemailAction,
   BargeIn: bargeInAction,
   Whisper: whisperAction,
-  Monitor: monitorAction
+  Monitor: monitorAction,
+  StartRecording: startRecordingAction,
+  StopRecording: stopRecordingAction
 }
 
 /** Actions UAPI defines that this engine does not implement: 501, not "invalid". */
-const NOT_IMPLEMENTED = new Set(['OnHold', 'OffHold', 'StartRecording', 'StopRecording', 'Park', 'UnPark'])
+const NOT_IMPLEMENTED = new Set(['OnHold', 'OffHold', 'Park', 'UnPark'])
 
 export const updateRoutes: FastifyPluginAsyncTypebox<UpdateDeps> = async (app, deps) => {
   const { calls, directory } = deps
@@ -68,6 +73,7 @@ export const updateRoutes: FastifyPluginAsyncTypebox<UpdateDeps> = async (app, d
       scope,
       phoneCallId: params.phoneCallId,
       body,
+      recordings: deps.recordings,
       wait: request.query.wait === true,
       present: (call) => ({ ...calls.project(call, scope.viewer), links: { self: `${self}/${call.id}` } })
     })

@@ -36,6 +36,7 @@ export const updateErrorCodes = {
   'body/transferFromNumber': 'pc_transferfromnumber_invalid',
   'body/transferNumber': 'pc_transfernumber_invalid',
   'body/private': 'pc_private_invalid',
+  'body/format': 'pc_format_invalid',
   'params/phoneCallId': 'pc_phonecall_invalid',
   'params/extension': 'extension_invalid',
   'params/userId': 'user_invalid',
