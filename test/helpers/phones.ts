@@ -3,8 +3,11 @@
  *
  * Every phone is one or more `sipp` processes on its own local UDP port (127.0.0.1, 5070-5999),
  * each run in its own temp dir with a scenario generated for it. Everything a phone sends and
- * receives is recorded (`-trace_msg`) and parsed into SipMessage objects. No media: SDP offers
- * PCMU/PCMA on a port nobody listens on, and the PBX never hangs up for missing RTP.
+ * receives is recorded (`-trace_msg`) and parsed into SipMessage objects. No media by default: SDP
+ * offers PCMU/PCMA on a port nobody listens on, and the PBX never hangs up for missing RTP. With
+ * opts.audio (a pcap of PCMA RTP, e.g. /usr/share/sip-tester/g711a.pcap or test/helpers/rtp.ts'
+ * writeSilencePcap), the SDP offers PCMA on sipp's own RTP port and sipp plays the pcap once the call
+ * is answered; phone.rtpPort() is that port (where the PBX sends this phone's audio).
  *
  * API
  *   Phone.register(ext, opts?)    REGISTER with digest auth (password demo-sip-secret), resolve on
@@ -214,19 +217,25 @@ const xml = (name: string, body: string): string =>
 
 const msg = (text: string, attrs = ''): string => `  <send${attrs}><![CDATA[\n\n${text.trim()}\n\n  ]]></send>`
 
-function sdp (mediaPort: number): string {
+/** SDP of a phone; with audio, the port sipp's RTP socket really has and PCMA only (what the pcaps hold). */
+function sdp (mediaPort: number, audio?: string): string {
   return [
     'v=0',
     'o=sipp 1 1 IN IP4 127.0.0.1',
     's=-',
     'c=IN IP4 127.0.0.1',
     't=0 0',
-    `m=audio ${mediaPort} RTP/AVP 0 8`,
-    'a=rtpmap:0 PCMU/8000',
+    ...(audio === undefined
+      ? [`m=audio ${mediaPort} RTP/AVP 0 8`, 'a=rtpmap:0 PCMU/8000']
+      : ['m=audio [media_port] RTP/AVP 8']),
     'a=rtpmap:8 PCMA/8000',
     'a=sendrecv',
   ].join('\n')
 }
+
+/** Starts playing a pcap's RTP toward the far end's SDP address (in the background). */
+const playAudio = (audio: string | undefined): string[] =>
+  audio === undefined ? [] : [`  <nop><action><exec play_pcap_audio="${audio}"/></action></nop>`]
 
 function registerScenario (ext: string, expires: number): string {
   const req = (cseq: number, auth: boolean): string => `
@@ -249,7 +258,7 @@ Content-Length: 0`
 
 export type AnswerMode = 'ring' | 'answer' | 'none'
 
-function uasScenario (ext: string, port: number, o: { mode: 'ring' | 'answer'; answerAfterMs: number; hangupAfterMs?: number }): string {
+function uasScenario (ext: string, port: number, o: { mode: 'ring' | 'answer'; answerAfterMs: number; hangupAfterMs?: number; audio?: string }): string {
   const toTag = '[last_To:];tag=[pid]SIPpTag01[call_number]'
   const contact = `Contact: <sip:${ext}@127.0.0.1:[local_port]>`
   const reply = (code: string, extra = ''): string => `
@@ -272,7 +281,7 @@ ${contact}
 Content-Type: application/sdp
 Content-Length: [len]
 
-${sdp(port + 20_000)}`
+${sdp(port + 20_000, o.audio)}`
   const cancelled = [
     msg(reply('200 OK')),
     // 487 for the INVITE: same Via/From/Call-ID as the CANCEL, CSeq number of the INVITE.
@@ -307,6 +316,7 @@ Content-Length: 0`),
       '  <label id="answer"/>',
       msg(ok200Sdp, ' retrans="500"'),
       '  <recv request="ACK"/>',
+      ...playAudio(o.audio),
       '  <label id="talk"/>',
       // The PBX may re-INVITE (connected line update, hold) or UPDATE during the call. sipp
       // applies a recv timeout of the first recv of an optional group, so it sits there.
@@ -348,7 +358,7 @@ Content-Length: 0`,
 
 const FAILURE_CODES = [401, 403, 404, 407, 408, 480, 484, 486, 487, 488, 500, 503, 603]
 
-function uacScenario (from: string, to: string, port: number, talkMs: number | undefined): string {
+function uacScenario (from: string, to: string, port: number, talkMs: number | undefined, audio?: string): string {
   const ruri = `sip:${to}@${PBX_SIP.host}:${PBX_SIP.port}`
   const invite = (cseq: number, auth: boolean): string => `
 INVITE ${ruri} SIP/2.0
@@ -363,7 +373,7 @@ User-Agent: uapi-test-sipp
 Content-Type: application/sdp
 Content-Length: [len]
 
-${sdp(port + 20_000)}`
+${sdp(port + 20_000, audio)}`
   // ACK for a non-2xx final response: same branch as the INVITE ([last_Via:] of the response).
   const ackFailure = (cseq: number): string => `
 ACK ${ruri} SIP/2.0
@@ -393,7 +403,7 @@ SIP/2.0 200 OK
 [last_Call-ID:]
 [last_CSeq:]
 Contact: <sip:${from}@127.0.0.1:[local_port]>
-${sdpBody ? `Content-Type: application/sdp\nContent-Length: [len]\n\n${sdp(port + 20_000)}` : 'Content-Length: 0'}`
+${sdpBody ? `Content-Type: application/sdp\nContent-Length: [len]\n\n${sdp(port + 20_000, audio)}` : 'Content-Length: 0'}`
   const steps = [
     msg(invite(1, false), ' retrans="500"'),
     '  <recv response="100" optional="true"/>',
@@ -406,6 +416,7 @@ ${sdpBody ? `Content-Type: application/sdp\nContent-Length: [len]\n\n${sdp(port 
     ...FAILURE_CODES.map((c) => `  <recv response="${c}" optional="true" next="failed"/>`),
     '  <recv response="200" rrs="true"/>',
     msg(inDialog('ACK', 2)),
+    ...playAudio(audio),
     '  <label id="talk"/>',
     // sipp applies the recv timeout of the first recv of an optional group.
     `  <recv request="INVITE" optional="true" next="reinvite"${talkMs !== undefined ? ` timeout="${Math.max(1, talkMs)}" ontimeout="hangup"` : ''}/>`,
@@ -468,12 +479,16 @@ export interface RegisterOptions {
   expires?: number;
   /** How long to wait for the 200 OK (default 5 s). */
   timeoutMs?: number;
+  /** 'answer' mode: a pcap of PCMA RTP played once each call is answered (SDP then offers PCMA only). */
+  audio?: string;
 }
 
 export interface CallOptions {
   /** Talk this long after the 200 OK, then send BYE (default: until BYE or stop()). */
   talkMs?: number;
   password?: string;
+  /** A pcap of PCMA RTP played once the call is answered (SDP then offers PCMA only). */
+  audio?: string;
 }
 
 export class Phone {
@@ -505,7 +520,7 @@ export class Phone {
       phone.registered = true
       const mode = opts.mode ?? 'ring'
       if (mode !== 'none') {
-        const scenario = uasScenario(extension, phone.port, { mode, answerAfterMs: opts.answerAfterMs ?? 0, hangupAfterMs: opts.hangupAfterMs })
+        const scenario = uasScenario(extension, phone.port, { mode, answerAfterMs: opts.answerAfterMs ?? 0, hangupAfterMs: opts.hangupAfterMs, audio: opts.audio })
         phone.start(`uas-${mode}`, scenario, [])
         // sipp binds its port at start-up; resolve only once it can receive the PBX's INVITE. The check
         // reads the kernel's socket table: probing by binding the port ourselves could hold it at the
@@ -523,7 +538,7 @@ export class Phone {
   /** Calls `to` as extension `from`. Resolves once sipp runs; use waitFor('180'/'200'...). */
   static async call (from: string, to: string, opts: CallOptions = {}): Promise<Phone> {
     const phone = new Phone(from, await allocatePort(), 'caller', opts.password ?? DEMO_SIP_PASSWORD)
-    phone.start('uac', uacScenario(from, to, phone.port, opts.talkMs), ['-m', '1', `${PBX_SIP.host}:${PBX_SIP.port}`])
+    phone.start('uac', uacScenario(from, to, phone.port, opts.talkMs, opts.audio), ['-m', '1', `${PBX_SIP.host}:${PBX_SIP.port}`])
     return phone
   }
 
@@ -547,6 +562,13 @@ export class Phone {
 
   gotCancel (): boolean {
     return this.received('CANCEL').length > 0
+  }
+
+  /** The RTP port of this phone's latest SDP (where the PBX sends its audio), or undefined. */
+  rtpPort (): number | undefined {
+    const sdps = this.sent((m) => /^m=audio /m.test(m.body))
+    const m = /^m=audio (\d+) /m.exec(sdps[sdps.length - 1]?.body ?? '')
+    return m ? Number(m[1]) : undefined
   }
 
   gotBye (): boolean {
