@@ -189,3 +189,26 @@ t.test('Transfer and TransferToVoicemail errors on a talking call: each code for
   t.same([vm.status, vm.body.error?.code], [401, 'access_denied'], 'TransferToVoicemail through 210 after it left')
   t.same(await s.obs.tracesAfter(mark2, { match: (e) => e.uniqueid === s.leg300 && e.event !== 'VarSet' }), [], 'nothing more happened to 300\'s leg, watched for 1 s')
 })
+
+t.test('a supervisor\'s leg is no party to move: Transfer or TransferToVoicemail of it is pc_phonecallview_invalid / pc_transfernumber_invalid, nothing reaches Asterisk', async (t) => {
+  const s = await callTo210(t, 'answer')
+  const supervisor = await Phone.register('0003*024', { mode: 'answer', answerAfterMs: 100 })
+  const url = `@me/0003*210/${s.call.id}`
+  const monitor = await s.user12.put(`${url}?wait=true`, { action: 'Monitor', sendCallTo: '0003*024', phoneCallViewId: viewOf(s.call, '0003*210')?.id })
+  t.equal(monitor.status, 200, JSON.stringify(monitor.body))
+  const view024 = viewOf(monitor.body, '0003*024')?.id
+  t.ok(view024, '024 is a view of the call')
+  const mark = s.obs.mark()
+  const cases: Array<[string, unknown, string]> = [
+    ['Transfer of the supervisor\'s view', { action: 'Transfer', sendCallTo: '42420042', phoneCallViewId: view024 }, 'pc_phonecallview_invalid'],
+    ['Transfer of the supervisor by number', { action: 'Transfer', sendCallTo: '42420042', transferNumber: '0003*024' }, 'pc_transfernumber_invalid'],
+    ['Voicemail of the supervisor\'s view', { action: 'TransferToVoicemail', sendCallTo: '0003*300', phoneCallViewId: view024 }, 'pc_phonecallview_invalid'],
+    ['Voicemail of the supervisor by number', { action: 'TransferToVoicemail', sendCallTo: '0003*300', transferNumber: '0003*024' }, 'pc_transfernumber_invalid']
+  ]
+  for (const [name, payload, code] of cases) {
+    const res = await s.user12.put(url, payload)
+    t.same([res.status, res.body.error?.code], [400, code], `${name}: ${JSON.stringify(res.body)}`)
+  }
+  t.same(await s.obs.tracesAfter(mark), [], 'Asterisk shows no trace of any action, watched for 1 s')
+  t.notOk(supervisor.gotBye() || s.reception.gotBye() || s.caller.gotBye(), 'everyone still up')
+})
