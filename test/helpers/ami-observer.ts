@@ -62,6 +62,9 @@ function toPredicate (m: EventMatch): (e: AmiEvent) => boolean {
   return (e) => entries.every(([k, v]) => e[k] === v)
 }
 
+/** The placeholder mark() records (see there). */
+const MARK: AmiEvent = Object.freeze({ event: '' })
+
 interface Waiter {
   readonly pred: (e: AmiEvent) => boolean
   readonly resolve: (e: AmiEvent) => void
@@ -121,13 +124,16 @@ export class AmiObserver {
 
   /** Index of the next event to arrive; pass it as `from` to look only at later events. */
   mark (): number {
+    // A placeholder entry gives every mark an index (and a time) of its own, even when no event
+    // arrived between two marks; events() and waitFor() never return it.
+    this.recorded.push(MARK)
     const at = this.recorded.length
-    if (!this.markedAt.has(at)) this.markedAt.set(at, Date.now())
+    this.markedAt.set(at, Date.now())
     return at
   }
 
   events (match?: EventMatch, from = 0): AmiEvent[] {
-    const list = this.recorded.slice(from)
+    const list = this.recorded.slice(from).filter((e) => e !== MARK)
     return match === undefined ? list : list.filter(toPredicate(match))
   }
 
@@ -136,7 +142,7 @@ export class AmiObserver {
     const from = opts.from ?? 0
     for (let i = from; i < this.recorded.length; i++) {
       const e = this.recorded[i] as AmiEvent
-      if (pred(e)) return Promise.resolve(e)
+      if (e !== MARK && pred(e)) return Promise.resolve(e)
     }
     const timeoutMs = opts.timeoutMs ?? 5000
     return new Promise((resolve, reject) => {

@@ -5,8 +5,9 @@
  * each run in its own temp dir with a scenario generated for it. Everything a phone sends and
  * receives is recorded (`-trace_msg`) and parsed into SipMessage objects. No media by default: SDP
  * offers PCMU/PCMA on a port nobody listens on, and the PBX never hangs up for missing RTP. With
- * `audio: true` a phone offers PCMA only and, once the call is answered, plays AUDIO_PCAP (SIPp's
- * G.711 A-law speech, about 6 s) to the PBX from the SDP's media port (for recording tests).
+ * opts.audio (a pcap of PCMA RTP, e.g. /usr/share/sip-tester/g711a.pcap or test/helpers/rtp.ts'
+ * writeSilencePcap), the SDP offers PCMA on sipp's own RTP port and sipp plays the pcap once the call
+ * is answered; phone.rtpPort() is that port (where the PBX sends this phone's audio).
  *
  * API
  *   Phone.register(ext, opts?)    REGISTER with digest auth (password demo-sip-secret), resolve on
@@ -216,23 +217,28 @@ const xml = (name: string, body: string): string =>
 
 const msg = (text: string, attrs = ''): string => `  <send${attrs}><![CDATA[\n\n${text.trim()}\n\n  ]]></send>`
 
-/** With `audio`, only PCMA is offered: the payload of the pcap SIPp plays (AUDIO_PCAP). */
-function sdp (mediaPort: number, audio = false): string {
+/** SDP of a phone; with audio, the port sipp's RTP socket really has and PCMA only (what the pcaps hold). */
+function sdp (mediaPort: number, audio?: string): string {
   return [
     'v=0',
     'o=sipp 1 1 IN IP4 127.0.0.1',
     's=-',
     'c=IN IP4 127.0.0.1',
     't=0 0',
-    ...(audio ? [`m=audio ${mediaPort} RTP/AVP 8`] : [`m=audio ${mediaPort} RTP/AVP 0 8`, 'a=rtpmap:0 PCMU/8000']),
+    ...(audio === undefined
+      ? [`m=audio ${mediaPort} RTP/AVP 0 8`, 'a=rtpmap:0 PCMU/8000']
+      : ['m=audio [media_port] RTP/AVP 8']),
     'a=rtpmap:8 PCMA/8000',
     'a=sendrecv',
   ].join('\n')
 }
 
-/** G.711 A-law speech SIPp ships (about 6 s of RTP, payload 8). */
+/** G.711 A-law speech SIPp ships (about 6 s of RTP, payload 8): a phone that talks. */
 export const AUDIO_PCAP = '/usr/share/sip-tester/g711a.pcap'
-const playAudio = `  <nop>\n    <action><exec play_pcap_audio="${AUDIO_PCAP}"/></action>\n  </nop>`
+
+/** Starts playing a pcap's RTP toward the far end's SDP address (in the background). */
+const playAudio = (audio: string | undefined): string[] =>
+  audio === undefined ? [] : [`  <nop><action><exec play_pcap_audio="${audio}"/></action></nop>`]
 
 function registerScenario (ext: string, expires: number): string {
   const req = (cseq: number, auth: boolean): string => `
@@ -255,7 +261,7 @@ Content-Length: 0`
 
 export type AnswerMode = 'ring' | 'answer' | 'none'
 
-function uasScenario (ext: string, port: number, o: { mode: 'ring' | 'answer'; answerAfterMs: number; hangupAfterMs?: number; audio?: boolean }): string {
+function uasScenario (ext: string, port: number, o: { mode: 'ring' | 'answer'; answerAfterMs: number; hangupAfterMs?: number; audio?: string }): string {
   const toTag = '[last_To:];tag=[pid]SIPpTag01[call_number]'
   const contact = `Contact: <sip:${ext}@127.0.0.1:[local_port]>`
   const reply = (code: string, extra = ''): string => `
@@ -313,7 +319,7 @@ Content-Length: 0`),
       '  <label id="answer"/>',
       msg(ok200Sdp, ' retrans="500"'),
       '  <recv request="ACK"/>',
-      ...(o.audio === true ? [playAudio] : []),
+      ...playAudio(o.audio),
       '  <label id="talk"/>',
       // The PBX may re-INVITE (connected line update, hold) or UPDATE during the call. sipp
       // applies a recv timeout of the first recv of an optional group, so it sits there.
@@ -355,7 +361,7 @@ Content-Length: 0`,
 
 const FAILURE_CODES = [401, 403, 404, 407, 408, 480, 484, 486, 487, 488, 500, 503, 603]
 
-function uacScenario (from: string, to: string, port: number, talkMs: number | undefined, audio = false): string {
+function uacScenario (from: string, to: string, port: number, talkMs: number | undefined, audio?: string): string {
   const ruri = `sip:${to}@${PBX_SIP.host}:${PBX_SIP.port}`
   const invite = (cseq: number, auth: boolean): string => `
 INVITE ${ruri} SIP/2.0
@@ -413,7 +419,7 @@ ${sdpBody ? `Content-Type: application/sdp\nContent-Length: [len]\n\n${sdp(port 
     ...FAILURE_CODES.map((c) => `  <recv response="${c}" optional="true" next="failed"/>`),
     '  <recv response="200" rrs="true"/>',
     msg(inDialog('ACK', 2)),
-    ...(audio ? [playAudio] : []),
+    ...playAudio(audio),
     '  <label id="talk"/>',
     // sipp applies the recv timeout of the first recv of an optional group.
     `  <recv request="INVITE" optional="true" next="reinvite"${talkMs !== undefined ? ` timeout="${Math.max(1, talkMs)}" ontimeout="hangup"` : ''}/>`,
@@ -472,20 +478,20 @@ export interface RegisterOptions {
   hangupAfterMs?: number;
   /** SIP password (default demo-sip-secret). */
   password?: string;
-  /** 'answer' mode: once answered, send speech (AUDIO_PCAP, PCMA only) to the PBX. */
-  audio?: boolean;
   /** Registration lifetime in seconds (default 3600). */
   expires?: number;
   /** How long to wait for the 200 OK (default 5 s). */
   timeoutMs?: number;
+  /** 'answer' mode: a pcap of PCMA RTP played once each call is answered (SDP then offers PCMA only). */
+  audio?: string;
 }
 
 export interface CallOptions {
   /** Talk this long after the 200 OK, then send BYE (default: until BYE or stop()). */
   talkMs?: number;
-  /** Once answered, send speech (AUDIO_PCAP, PCMA only) to the PBX. */
-  audio?: boolean;
   password?: string;
+  /** A pcap of PCMA RTP played once the call is answered (SDP then offers PCMA only). */
+  audio?: string;
 }
 
 export class Phone {
@@ -518,8 +524,7 @@ export class Phone {
       const mode = opts.mode ?? 'ring'
       if (mode !== 'none') {
         const scenario = uasScenario(extension, phone.port, { mode, answerAfterMs: opts.answerAfterMs ?? 0, hangupAfterMs: opts.hangupAfterMs, audio: opts.audio })
-        // The media port is the one the SDP announces (-mp): SIPp sends the pcap's RTP from it.
-        phone.start(`uas-${mode}`, scenario, opts.audio === true ? ['-mp', String(phone.port + 20_000)] : [])
+        phone.start(`uas-${mode}`, scenario, [])
         // sipp binds its port at start-up; resolve only once it can receive the PBX's INVITE. The check
         // reads the kernel's socket table: probing by binding the port ourselves could hold it at the
         // very moment sipp binds, and sipp would exit with "Address already in use".
@@ -536,7 +541,7 @@ export class Phone {
   /** Calls `to` as extension `from`. Resolves once sipp runs; use waitFor('180'/'200'...). */
   static async call (from: string, to: string, opts: CallOptions = {}): Promise<Phone> {
     const phone = new Phone(from, await allocatePort(), 'caller', opts.password ?? DEMO_SIP_PASSWORD)
-    phone.start('uac', uacScenario(from, to, phone.port, opts.talkMs, opts.audio), ['-m', '1', ...(opts.audio === true ? ['-mp', String(phone.port + 20_000)] : []), `${PBX_SIP.host}:${PBX_SIP.port}`])
+    phone.start('uac', uacScenario(from, to, phone.port, opts.talkMs, opts.audio), ['-m', '1', `${PBX_SIP.host}:${PBX_SIP.port}`])
     return phone
   }
 
@@ -560,6 +565,13 @@ export class Phone {
 
   gotCancel (): boolean {
     return this.received('CANCEL').length > 0
+  }
+
+  /** The RTP port of this phone's latest SDP (where the PBX sends its audio), or undefined. */
+  rtpPort (): number | undefined {
+    const sdps = this.sent((m) => /^m=audio /m.test(m.body))
+    const m = /^m=audio (\d+) /m.exec(sdps[sdps.length - 1]?.body ?? '')
+    return m ? Number(m[1]) : undefined
   }
 
   gotBye (): boolean {

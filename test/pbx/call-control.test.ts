@@ -4,11 +4,11 @@
 // shows. Run under the PBX lock: flock /tmp/uapi-pbx-tests.lock npx tap test/pbx/call-control.test.ts
 import t, { type Test } from 'tap'
 import { build, noRateLimit, whenLive } from '../helpers/app.ts'
-import { ensurePbx, hangupAllChannels, listChannels } from '../helpers/pbx.ts'
+import { ensurePbx, hangupAllChannels } from '../helpers/pbx.ts'
 import { Phone, stopAllPhones } from '../helpers/phones.ts'
 import { AmiObserver } from '../helpers/ami-observer.ts'
 import { UapiClient, statuses, viewOf } from '../helpers/uapi.ts'
-import { eventually } from '../helpers/wait.ts'
+import { bridgedWithPublic } from '../helpers/pstn.ts'
 import type { App } from '../../src/app.ts'
 import type { PhoneCall } from '../../src/calls/index.ts'
 
@@ -69,10 +69,11 @@ t.test('Create Simple as user 14: 300 rings showing the callerId, answers and is
   t.match(invite.header('From'), /^"Echo Line" <sip:42420042@/, '300 is shown "Echo Line" <42420042>')
   const leg = legOf(app, created.id, '0003*300')
   t.equal(app.engine.mirror.callOfLeg(leg)?.key, leg, 'the call key is the ChannelId we chose')
-  // Asterisk: the leg answered and now runs the public network's Echo for 42420042.
+  // Asterisk: the leg answered, dialed 42420042 and is bridged with the public party (a Local
+  // channel into the simulated public network, whose far half answers and echoes).
   await obs.waitFor({ event: 'Newstate', uniqueid: leg, channelstate: '6' }, { timeoutMs: 10_000 })
-  const inPstn = await eventually(async () => (await listChannels()).find((c) => c.Uniqueid === leg && c.Context === 'pstn' && c.Application === 'Echo'), { what: '300\'s leg in the pstn Echo' })
-  t.equal(inPstn.Exten, '42420042', 'connected to 42420042')
+  const publicSide = await bridgedWithPublic(obs, leg, '42420042')
+  t.pass(`bridged with ${publicSide.channel}, the public party 42420042`)
 
   const listed = await user14.until(pathOf(created.links?.self), (c) => (statuses(c.entry[0])['0003*300'] === 5 ? c : undefined), '300 on call in List')
   t.equal(listed.totalResults, 1)

@@ -10,7 +10,7 @@ import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { build, noRateLimit, whenLive } from '../helpers/app.ts'
 import { ensurePbx, hangupAllChannels } from '../helpers/pbx.ts'
-import { Phone, stopAllPhones } from '../helpers/phones.ts'
+import { AUDIO_PCAP, Phone, stopAllPhones } from '../helpers/phones.ts'
 import { AmiObserver } from '../helpers/ami-observer.ts'
 import { UapiClient, statuses, viewOf } from '../helpers/uapi.ts'
 import type { App } from '../../src/app.ts'
@@ -38,8 +38,8 @@ async function setup (t: Test, config: (c: Config) => Config = noRateLimit): Pro
 /** 300 calls 210, 210 answers; both send speech. The call as user 12 lists it, both on call. */
 async function talkingCall (app: App): Promise<{ user12: UapiClient, caller: Phone, call: PhoneCall }> {
   const user12 = await UapiClient.as(app, 12)
-  await Phone.register('0003*210', { mode: 'answer', answerAfterMs: 100, audio: true })
-  const caller = await Phone.call('0003*300', '0003*210', { audio: true })
+  await Phone.register('0003*210', { mode: 'answer', answerAfterMs: 100, audio: AUDIO_PCAP })
+  const caller = await Phone.call('0003*300', '0003*210', { audio: AUDIO_PCAP })
   await caller.waitFor('200')
   const call = await user12.until('@me/0003*210', (c) => {
     const st = statuses(c.entry[0])

@@ -152,3 +152,68 @@ t.test('supervision errors come back with their codes and nothing reaches Asteri
   t.same(s.obs.events({ event: 'ChanSpyStart' }, mark2), [], 'no ChanSpy ever started')
   t.notOk(s.reception.gotBye() || s.caller.gotBye(), '300 and 210 still talk')
 })
+
+t.test('more supervision errors: bad fields, no party named, a party already being supervised, a supervisor leg; nothing reaches Asterisk', async (t) => {
+  const s = await talking(t)
+  const url = `@me/0003*210/${s.call.id}`
+  const view210 = viewOf(s.call, '0003*210')?.id as string
+  const view300 = viewOf(s.call, '0003*300')?.id as string
+  const mark = s.obs.mark()
+  const cases: Array<[string, string, unknown, number, string]> = [
+    ['Monitor without sendCallTo', url, { action: 'Monitor', phoneCallViewId: view210 }, 400, 'pc_sendcallto_invalid'],
+    ['Whisper by a public number', url, { action: 'Whisper', sendCallTo: '42420042', phoneCallViewId: view210 }, 400, 'pc_sendcallto_invalid'],
+    ['BargeIn by a short number of no extension', url, { action: 'BargeIn', sendCallTo: '999', phoneCallViewId: view210 }, 400, 'pc_sendcallto_invalid'],
+    ['Monitor with waitForPickup "abc"', url, { action: 'Monitor', sendCallTo: '0003*024', waitForPickup: 'abc', phoneCallViewId: view210 }, 400, 'pc_timeout_invalid'],
+    ['Whisper with waitForPickup over a day', url, { action: 'Whisper', sendCallTo: '0003*024', waitForPickup: 86_401, phoneCallViewId: view210 }, 400, 'pc_timeout_invalid'],
+    ['BargeIn with a callerId carrying CR/LF', url, { action: 'BargeIn', sendCallTo: '0003*024', callerId: 'Boss <42420099>\r\nAction: Hangup', phoneCallViewId: view210 }, 400, 'pc_callerid_invalid'],
+    ['Monitor with a malformed phoneCallId', '@me/0003*210/not-an-id!', { action: 'Monitor', sendCallTo: '0003*024', phoneCallViewId: view210 }, 400, 'pc_phonecall_invalid'],
+    ['Monitor on @self without a view', `@me/@self/${s.call.id}`, { action: 'Monitor', sendCallTo: '0003*024' }, 400, 'pc_phonecallview_invalid'],
+    ['Whisper through the phone of another user', `12/0003*024/${s.call.id}`, { action: 'Whisper', sendCallTo: '0003*301', phoneCallViewId: view210 }, 401, 'access_denied']
+  ]
+  for (const [name, path, payload, status, code] of cases) {
+    const res = await s.user12.put(path, payload)
+    t.equal(res.status, status, name)
+    t.equal(res.body.error?.code, code, `${name}: ${JSON.stringify(res.body)}`)
+  }
+  t.same(await s.obs.tracesAfter(mark), [], 'Asterisk shows no trace of any action, watched for 1 s')
+
+  // 024 is being rung to monitor 210: 210 is taken, and 024's leg is in the call already.
+  const phone024 = await Phone.register('0003*024', { mode: 'ring' })
+  const phone301 = await Phone.register('0003*301', { mode: 'ring' })
+  const first = await s.user12.put(url, { action: 'Monitor', sendCallTo: '0003*024', phoneCallViewId: view210 })
+  t.equal(first.status, 200, JSON.stringify(first.body))
+  await phone024.waitFor('INVITE')
+  const ringing = await s.user12.until(url, (c) => (viewOf(c.entry[0], '0003*024') !== undefined ? c.entry[0] : undefined), '024\'s leg in the call')
+  const mark2 = s.obs.mark()
+  const more: Array<[string, unknown, number, string]> = [
+    ['a second supervisor for 210', { action: 'BargeIn', sendCallTo: '0003*301', phoneCallViewId: view210 }, 409, 'pc_phonecall_conflict'],
+    ['024 again, for 300', { action: 'Monitor', sendCallTo: '0003*024', phoneCallViewId: view300 }, 400, 'pc_sendcallto_invalid'],
+    ['the supervisor leg as the party', { action: 'Whisper', sendCallTo: '0003*301', phoneCallViewId: viewOf(ringing, '0003*024')?.id }, 400, 'pc_phonecallview_invalid']
+  ]
+  for (const [name, payload, status, code] of more) {
+    const res = await s.user12.put(url, payload)
+    t.same([res.status, res.body.error?.code], [status, code], `${name}: ${JSON.stringify(res.body)}`)
+  }
+  t.same(await s.obs.tracesAfter(mark2, { match: (e) => e.channel?.startsWith('PJSIP/0003*024-') !== true }), [], 'nothing but 024\'s ringing leg on Asterisk, watched for 1 s')
+  t.same(phone301.received('INVITE'), [], '301 never rang')
+})
+
+t.test('a party that is not talking cannot be supervised: 300 calls 210, which rings', async (t) => {
+  const app = await build(t, { connect: true, config: noRateLimit })
+  await whenLive(app)
+  const obs = await AmiObserver.connect()
+  t.teardown(() => obs.close())
+  const user12 = await UapiClient.as(app, 12)
+  const reception = await Phone.register('0003*210', { mode: 'ring' })
+  await Phone.register('0003*024', { mode: 'answer' })
+  await Phone.call('0003*300', '0003*210')
+  await reception.waitFor('INVITE')
+  const call = await user12.until('@me/0003*210', (c) => (statuses(c.entry[0])['0003*210'] === 3 ? c.entry[0] : undefined), '210 ringing')
+  const mark = obs.mark()
+  for (const [action, ext] of [['BargeIn', '0003*210'], ['Monitor', '0003*300'], ['Whisper', '0003*210']] as const) {
+    const res = await user12.put(`@me/0003*210/${call.id}`, { action, sendCallTo: '0003*024', phoneCallViewId: viewOf(call, ext)?.id })
+    t.same([res.status, res.body.error?.code], [400, 'pc_phonecallview_invalid'], `${action} of ${ext}'s view (${viewOf(call, ext)?.status === 3 ? 'ringing' : 'calling'})`)
+  }
+  t.same(await obs.tracesAfter(mark), [], 'Asterisk shows no trace of any action, watched for 1 s')
+  t.notOk(reception.gotCancel(), '210 still rings')
+})

@@ -1,6 +1,7 @@
 // Finding the parties (legs) of a live call that an action names: by number, by view, by bridge.
 // Shared by Delete (phoneNumber), Transfer and TransferToVoicemail. Pure reads of the mirror.
 import { type Call, type Leg, UP } from '../mirror.ts'
+import { isSupervision } from '../recipes.ts'
 import { CallActionError } from './errors.ts'
 import { viewLeg } from './pick-up.ts'
 
@@ -84,11 +85,13 @@ export function resolveTransferParties (call: Call, spec: TransferParties): { mo
     moved = legsOfNumber(call, spec.transferNumber)[0]
     if (moved === undefined) throw new CallActionError('pc_transfernumber_invalid', 'transferNumber is not a party of this call')
     if (isRingingCallee(moved)) throw new CallActionError('pc_transfernumber_invalid', 'transferNumber is a phone still ringing: it cannot be moved')
+    if (isSupervisorLeg(moved)) throw new CallActionError('pc_transfernumber_invalid', 'transferNumber is a supervisor: only parties of the conversation move')
   } else if (spec.phoneCallViewId !== undefined) {
     const leg = viewLeg(call, spec.phoneCallViewId)
     if (leg === undefined) throw new CallActionError('pc_phonecallview_invalid', 'no such view in this call')
     moved = standFor(call, leg)
     if (moved === undefined) throw new CallActionError('pc_phonecallview_invalid', 'the view is a ringing phone whose caller is gone')
+    if (isSupervisorLeg(moved)) throw new CallActionError('pc_phonecallview_invalid', 'the view is a supervisor: only parties of the conversation move')
     if (moved !== leg && from === undefined) from = leg
   } else if (from !== undefined) {
     moved = isRingingCallee(from) ? standFor(call, from) : counterpart(call, from)
@@ -108,6 +111,11 @@ export function resolveTransferParties (call: Call, spec: TransferParties): { mo
   if (moved === undefined) throw new CallActionError(spec.transferFromNumber !== undefined ? 'pc_transferfromnumber_invalid' : 'pc_phonecallview_invalid', 'cannot tell which party to move: give phoneCallViewId or transferNumber')
   if (from === moved) throw new CallActionError('pc_transferfromnumber_invalid', 'the party moved cannot be the one transferring it')
   return { moved, from: from ?? counterpart(call, moved) }
+}
+
+/** A supervisor's leg (BargeIn, Whisper, Monitor): a view of the call, but no party of the conversation. */
+export function isSupervisorLeg (leg: Leg): boolean {
+  return leg.spying !== undefined || isSupervision(leg.op)
 }
 
 /** A ringing phone stands for its caller; any other leg for itself. */

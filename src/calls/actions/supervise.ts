@@ -8,12 +8,12 @@ import { randomBytes } from 'node:crypto'
 import { AmiErrorCodes, isAmiError } from '../../ami/index.ts'
 import { type Call, type Leg, UP } from '../mirror.ts'
 import type { CallSelection } from '../service.ts'
-import { asteriskCallerId, isSupervision, superviseOriginate, type SupervisionMode } from '../recipes.ts'
+import { asteriskCallerId, superviseOriginate, type SupervisionMode } from '../recipes.ts'
 import type { CallerId } from '../caller-id.ts'
 import { CallActionError } from './errors.ts'
 import { resolveCall, type ActionDeps } from './context.ts'
 import { originateTrackerOf, type OriginateOutcome } from './originate-tracker.ts'
-import { legsOfNumber, partyLegs } from './parties.ts'
+import { isSupervisorLeg, legsOfNumber, partyLegs } from './parties.ts'
 import { viewLeg } from './pick-up.ts'
 
 export type { SupervisionMode } from '../recipes.ts'
@@ -54,7 +54,7 @@ export async function supervise (deps: ActionDeps, input: SuperviseInput): Promi
   if (party === undefined) throw new CallActionError('pc_phonecallview_invalid', input.phoneCallViewId !== undefined ? 'no such view in this call' : 'give phoneCallViewId: the path names no party of this call')
   // ChanSpy on a leg that is not talking would hear ringing or nothing: a supervisor joins a conversation.
   if (party.state !== UP || party.bridgeId === undefined) throw new CallActionError('pc_phonecallview_invalid', 'the view is not a party on call')
-  if (party.spying !== undefined || isSupervision(party.op)) throw new CallActionError('pc_phonecallview_invalid', 'the view is a supervisor leg')
+  if (isSupervisorLeg(party)) throw new CallActionError('pc_phonecallview_invalid', 'the view is a supervisor leg')
   if (partyLegs(call).some((l) => l.party?.extension === input.extension)) throw new CallActionError('pc_sendcallto_invalid', 'sendCallTo is already in this call')
   const tracker = originateTrackerOf(mirror, ami)
   if (tracker.busy(party.uniqueid)) throw new CallActionError('pc_phonecall_conflict', 'another action on this party is under way')
