@@ -15,8 +15,11 @@ export const PhoneCallViewSchema = Type.Object({
   ringing: Type.Optional(DateTime),
   callerId: Type.Optional(Type.String()),
   answered: Type.Optional(DateTime),
+  parked: Type.Optional(DateTime),
+  parkedPos: Type.Optional(Type.Integer({ description: 'Position (space) in the parking lot' })),
+  parkedBy: Type.Optional(Type.String({ description: 'The extension that parked the call (rung back when maxInParking runs out)' })),
   onHold: Type.Optional(DateTime),
-  holder: Type.Optional(Type.Integer())
+  holder: Type.Optional(Type.Integer({ description: '1: this party put the call on hold' }))
 })
 
 export const PhoneCallSchema = Type.Object({
