@@ -17,3 +17,5 @@ export { clickToCall, newNonce, type ClickToCallInput, type ClickToCallStarted }
 export { asteriskCallerId } from './recipes.ts'
 export { CallActionError, type CallActionCode } from './actions/errors.ts'
 export { parseCallerId, type CallerId } from './caller-id.ts'
+export { onHold, offHold, type HoldInput, type HoldDone } from './actions/hold.ts'
+export { park, unPark, parkedLegs, type ParkInput, type UnParkInput, type UnParkStarted, type UnParkOutcome } from './actions/park.ts'

@@ -46,7 +46,13 @@ export const UAPI_ERRORS = {
   pc_transfernumber_invalid: [400, 'Value supplied in transferNumber is invalid or not a party of the phone call.'],
   pc_nonce_invalid: [400, 'Value supplied in nonce is invalid.'],
   pc_allowpublictransfer_invalid: [400, 'Value supplied in allowPublicTransfer must be true or false.'],
-  pc_video_invalid: [400, 'Value supplied in video must be true or false.']
+  pc_video_invalid: [400, 'Value supplied in video must be true or false.'],
+  // OnHold / OffHold / Park / UnPark.
+  pc_maxinparking_invalid: [400, 'Value supplied in maxInParking is invalid. It must be a number of seconds from 10 to 3600.'],
+  pc_phonecall_not_on_hold: [409, 'The party is not on hold.'],
+  pc_phonecall_not_parked: [409, 'The phone call has no parked party.'],
+  pc_unpark_unanswered: [409, 'The phone the parked call was sent to did not answer in time; the call is still parked.'],
+  pc_unpark_target_gone: [409, 'The parked call left the parking lot (hung up or timed out) before it could be taken out.']
 } as const satisfies Record<string, readonly [number, string]>
 
 export type UapiErrorCode = keyof typeof UAPI_ERRORS

@@ -3,7 +3,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { requireAuth } from '../auth/index.ts'
 import { listRoutes, type RouteDeps } from './routes/list.ts'
-import { updateRoutes } from './routes/update.ts'
+import { updateAllRoutes, updateRoutes } from './routes/update.ts'
 import { deleteRoutes } from './routes/delete.ts'
 import { createRoutes } from './routes/create.ts'
 import type { AmiClient } from '../ami/index.ts'
@@ -20,6 +20,7 @@ export const uapiPlugin: FastifyPluginAsyncTypebox<UapiPluginOptions> = async (a
   const deps: RouteDeps = { calls: opts.calls, directory: opts.directory, publicUrl: opts.publicUrl, basePath: opts.basePath, hide: opts.hide }
   await app.register(listRoutes, deps)
   await app.register(updateRoutes, { ...deps, ami: opts.ami, log: opts.log })
+  await app.register(updateAllRoutes, { ...deps, ami: opts.ami, log: opts.log })
   await app.register(deleteRoutes, { ...deps, ami: opts.ami, log: opts.log })
   await app.register(createRoutes, { ...deps, ami: opts.ami, log: opts.log })
 }

@@ -97,7 +97,7 @@ t.test('PUT actions are validated field by field with the PickUp page codes', as
     ['short sendCallTo is valid', { ...ok, sendCallTo: '024' }, 503, 'pbx_unavailable'],
     ['numeric waitForPickup is valid', { ...ok, waitForPickup: 20 }, 503, 'pbx_unavailable'],
     ['bare-number callerId is valid', { ...ok, callerId: '+40212345678' }, 503, 'pbx_unavailable'],
-    ['not implemented action', { ...ok, action: 'Park' }, 501, 'request_not_implemented']
+    ['not implemented action', { ...ok, action: 'Whisper' }, 501, 'request_not_implemented']
   ]
   for (const [name, body, status, code] of cases) {
     const res = await put(body)

@@ -11,6 +11,9 @@ export type CallActionCode =
   | 'pc_source_invalid'
   | 'pc_destination_invalid'
   | 'pc_action_failed'
+  | 'pc_phonecall_not_on_hold'
+  | 'pc_phonecall_not_parked'
+  | 'pbx_timeout'
   | 'access_denied'
 
 export class CallActionError extends Error {

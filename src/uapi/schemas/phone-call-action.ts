@@ -35,6 +35,7 @@ export const updateErrorCodes = {
   'body/phoneCallViewId': 'pc_phonecallview_invalid',
   'body/transferFromNumber': 'pc_transferfromnumber_invalid',
   'body/transferNumber': 'pc_transfernumber_invalid',
+  'body/maxInParking': 'pc_maxinparking_invalid',
   'params/phoneCallId': 'pc_phonecall_invalid',
   'params/extension': 'extension_invalid',
   'params/userId': 'user_invalid',
