@@ -91,6 +91,25 @@ export type ChanSpyEvent = Named<'ChanSpyStart' | 'ChanSpyStop'> & {
   readonly spyeechannel?: string
   readonly spyeeuniqueid?: string
 }
+/**
+ * res_parking's events (ParkedCall, ParkedCallTimeOut, ParkedCallGiveUp, UnParkedCall,
+ * ParkedCallSwap; also the items of the ParkedCalls list): the parked channel's snapshot,
+ * `Parkee`-prefixed; UnParkedCall adds the retriever's, `Retriever`-prefixed.
+ */
+export type ParkedCallEvent = Named<'ParkedCall' | 'ParkedCallTimeOut' | 'ParkedCallGiveUp' | 'UnParkedCall' | 'ParkedCallSwap'> & {
+  readonly parkeechannel?: string
+  readonly parkeeuniqueid?: string
+  readonly parkeelinkedid?: string
+  readonly retrieveruniqueid?: string
+  /** The device rung back when the time runs out, e.g. "PJSIP/0003*210". */
+  readonly parkerdialstring?: string
+  readonly parkinglot?: string
+  readonly parkingspace?: string
+  /** Seconds left / seconds parked so far. */
+  readonly parkingtimeout?: string
+  readonly parkingduration?: string
+  readonly timestamp?: string
+}
 export type FullyBootedEvent = Named<'FullyBooted'> & { readonly uptime?: string, readonly lastreload?: string }
 /** One CoreShowChannels item. */
 export type CoreShowChannelEvent = Named<'CoreShowChannel'> & ChannelSnapshot & {
@@ -122,6 +141,7 @@ export interface ConsumedEvents {
   BlindTransfer: BlindTransferEvent
   ChanSpyStart: ChanSpyEvent
   ChanSpyStop: ChanSpyEvent
+  ParkedCall: ParkedCallEvent
   FullyBooted: FullyBootedEvent
   CoreShowChannel: CoreShowChannelEvent
 }

@@ -19,3 +19,5 @@ export { asteriskCallerId, isSupervision, type SupervisionMode } from './recipes
 export { CallActionError, type CallActionCode } from './actions/errors.ts'
 export { parseCallerId, type CallerId } from './caller-id.ts'
 export { startRecording, stopRecording, maySeeRecording, isRecordingLive, type StartRecordingInput, type StopRecordingInput, type RecordingStarted } from './actions/recording.ts'
+export { onHold, offHold, type HoldInput, type HoldDone } from './actions/hold.ts'
+export { park, unPark, parkedLegs, type ParkInput, type UnParkInput, type UnParkStarted, type UnParkOutcome } from './actions/park.ts'

@@ -21,7 +21,7 @@ export type LegRole =
   | 'caller' // a phone that placed the call
   | 'callee' // a leg created by Dial towards a phone
   | 'originated' // a leg the engine (or someone) created with Originate
-  | 'picker' // an originated leg that picked up a ringing leg
+  | 'picker' // an originated leg that took another's place: picked up a ringing leg (PickUp), or took a call out of the parking lot (UnPark)
 
 export interface Leg {
   readonly uniqueid: string
@@ -58,12 +58,34 @@ export interface Leg {
   holdAt: number | undefined
   /** Since when Asterisk records this channel (MixMonitorStart), until MixMonitorStop. */
   recordingAt: number | undefined
+  /** Since when Asterisk plays music on hold to this leg (MusicOnHoldStart; phone hold, OnHold, parking). */
+  mohAt: number | undefined
+  /** For OnHold's two parties (VN_HOLD_PEER): the uniqueid of the other one. */
+  holdPeer: string | undefined
+  /** In the parking lot (ParkedCall), until it leaves it. */
+  parked: ParkedState | undefined
+  /** For UnPark's leg: the uniqueid of the parked leg it took out of the lot (UnParkedCall). */
+  retrievedFrom: string | undefined
+  /** Asterisk time of the last music on hold / parking event applied: older ones arriving late are ignored. */
+  mohSeen: number
+  parkSeen: number
   /** Engine tags from channelvars (VN_OP, VN_NONCE). */
   op: string | undefined
   nonce: string | undefined
   call: Call
   /** "00", "01"... stable for the life of the call; empty for Local legs (never shown). */
   viewId: string
+}
+
+export interface ParkedState {
+  /** When it was parked. */
+  readonly at: number
+  readonly lot: string
+  readonly space: string
+  /** The device rung back when the time runs out (ParkerDialString, e.g. "PJSIP/0003*210"). */
+  readonly parkerDialString: string
+  /** The extension behind that device, when the directory knows it. */
+  readonly parker: Party | undefined
 }
 
 export interface Call {
@@ -98,6 +120,10 @@ export interface MirrorEvents {
   transfer: [event: AmiEvent]
   /** A leg's recording started (MixMonitorStart) or stopped (MixMonitorStop). */
   recording: [leg: Leg, active: boolean]
+  /** Music on hold started or stopped for a leg. */
+  moh: [leg: Leg]
+  /** A leg entered (leg.parked set) or left (unset) the parking lot. */
+  parking: [leg: Leg, event: AmiEvent]
 }
 
 const TOMBSTONE_TTL_MS = 60_000
@@ -217,6 +243,13 @@ export class Mirror extends EventEmitter<MirrorEvents> {
         this.emit('recording', leg, active)
         return
       }
+      case 'MusicOnHoldStart':
+      case 'MusicOnHoldStop': return this.onMusicOnHold(e)
+      case 'ParkedCall':
+      case 'ParkedCallSwap':
+      case 'ParkedCallTimeOut':
+      case 'ParkedCallGiveUp':
+      case 'UnParkedCall': return this.onParking(e as AmiEventOf<'ParkedCall'>)
       case 'Pickup': return this.onPickup(e as AmiEventOf<'Pickup'>)
       case 'ChanSpyStart':
       case 'ChanSpyStop': return this.onChanSpy(e as AmiEventOf<'ChanSpyStart'>)
@@ -250,6 +283,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
       seen.add(uniqueid)
       this.tombstones.delete(uniqueid) // Asterisk says it is alive: the snapshot wins
       let leg = this.legs.get(uniqueid)
+      const engineHeld = leg?.holdPeer !== undefined
       if (leg === undefined) {
         if (!explained.has(uniqueid)) added++
         leg = this.createLeg(item, '', now - durationMs(item.duration))
@@ -261,6 +295,10 @@ export class Mirror extends EventEmitter<MirrorEvents> {
       if (item.bridgeid !== undefined) leg.bridgeId = item.bridgeid === '' ? undefined : this.bridgeRef(leg, item.bridgeid)
       if (leg.state === UP && leg.answeredAt === undefined) leg.answeredAt = now - durationMs(item.duration)
       if (leg.state === RINGING && leg.ringingAt === undefined) leg.ringingAt = leg.createdAt
+      // A party OnHold put on hold runs MusicOnHold in the dialplan; whether phone-side or parking
+      // music plays is not in a snapshot (parking comes from the ParkedCalls list, see applyParkedList).
+      if (item.application === 'MusicOnHold') leg.mohAt ??= now
+      else if (engineHeld && leg.parked === undefined) leg.mohAt = undefined
     }
     // Rebuild dial relations the snapshot can tell: AppDial legs were dialed by the Dial leg of their call.
     for (const item of sorted) {
@@ -276,6 +314,28 @@ export class Mirror extends EventEmitter<MirrorEvents> {
       this.removeLeg(leg, now)
     }
     return { added, removed }
+  }
+
+  /**
+   * Makes the parked state equal to a ParkedCalls list (its ParkedCall items): legs in it are
+   * parked, every other leg is not. Taken with each snapshot, so an instance started while a call
+   * is parked shows it too.
+   */
+  applyParkedList (items: ReadonlyArray<AmiEvent>): void {
+    const now = this.clock()
+    const parked = new Set<string>()
+    for (const item of items) {
+      const leg = this.upsert(item, 'parkee')
+      if (leg === undefined) continue
+      parked.add(leg.uniqueid)
+      if (leg.parked === undefined) {
+        leg.parked = parkedState(item, now - 1000 * (Number(item.parkingduration) || 0), this.resolveDevice(item.parkerdialstring))
+        leg.call.version++
+      }
+    }
+    for (const leg of this.legs.values()) {
+      if (leg.parked !== undefined && !parked.has(leg.uniqueid)) { leg.parked = undefined; leg.call.version++ }
+    }
   }
 
   /** Forgets tombstones and expectations older than their time-to-live. */
@@ -310,6 +370,55 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     if (dest === undefined) return
     dest.dialStatus = this.strings.intern(e.dialstatus ?? 'UNKNOWN')
     dest.call.version++
+  }
+
+  /** Music on hold for a leg. Asterisk's own times order them: a late, older event changes nothing. */
+  private onMusicOnHold (e: AmiEvent): void {
+    const leg = this.upsert(e, '')
+    if (leg === undefined) return
+    const at = this.eventTime(e)
+    if (at < leg.mohSeen) return
+    leg.mohSeen = at
+    leg.mohAt = e.event === 'MusicOnHoldStart' ? (leg.mohAt ?? at) : undefined
+    leg.call.version++
+    this.emit('moh', leg)
+  }
+
+  /**
+   * The parking lot: ParkedCall (and ParkedCallSwap, a new channel in the same space) puts the
+   * parkee in it; a timeout, a give-up (hangup) or UnParkedCall takes it out. UnParkedCall also
+   * names the leg that took it (our UnPark's), like Pickup does for a picker.
+   */
+  private onParking (e: AmiEventOf<'ParkedCall'>): void {
+    const leg = this.upsert(e, 'parkee')
+    if (leg === undefined) return
+    const at = this.eventTime(e)
+    if (at < leg.parkSeen) return
+    leg.parkSeen = at
+    if (e.event === 'ParkedCall' || e.event === 'ParkedCallSwap') {
+      leg.parked = parkedState(e, at - 1000 * (Number(e.parkingduration) || 0), this.resolveDevice(e.parkerdialstring))
+    } else {
+      leg.parked = undefined
+      if (e.event === 'UnParkedCall') {
+        const retriever = e.retrieveruniqueid !== undefined && e.retrieveruniqueid !== '' ? this.upsert(e, 'retriever') : undefined
+        if (retriever !== undefined) {
+          // From now on it talks to the parked party as if that party had called it.
+          retriever.retrievedFrom = leg.uniqueid
+          retriever.role = 'picker'
+          retriever.dialedBy = leg.uniqueid
+          retriever.call.version++
+        }
+      }
+    }
+    leg.call.version++
+    this.emit('parking', leg, e)
+  }
+
+  /** The party behind a device string such as "PJSIP/0003*210". */
+  private resolveDevice (device: string | undefined): Party | undefined {
+    if (device === undefined) return undefined
+    const slash = device.indexOf('/')
+    return slash > 0 ? this.resolveParty(device.slice(0, slash), device.slice(slash + 1)) : undefined
   }
 
   private onPickup (e: AmiEventOf<'Pickup'>): void {
@@ -371,8 +480,8 @@ export class Mirror extends EventEmitter<MirrorEvents> {
    * ("dest" for DialBegin's callee). Events for hung-up legs are ignored, so a late or duplicated
    * event cannot bring a leg back.
    */
-  private upsert (e: AmiEvent, prefix: '' | 'dest'): Leg | undefined {
-    const uniqueid = prefix === '' ? e.uniqueid : e.destuniqueid
+  private upsert (e: AmiEvent, prefix: Prefix): Leg | undefined {
+    const uniqueid = e[FIELDS[prefix].uniqueid]
     if (uniqueid === undefined || uniqueid === '' || this.tombstones.has(uniqueid)) return undefined
     const leg = this.legs.get(uniqueid)
     if (leg === undefined) return this.createLeg(e, prefix, this.eventTime(e))
@@ -380,8 +489,8 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     return leg
   }
 
-  private createLeg (e: AmiEvent, prefix: '' | 'dest', createdAt: number): Leg {
-    const f = prefix === '' ? PLAIN : DEST
+  private createLeg (e: AmiEvent, prefix: Prefix, createdAt: number): Leg {
+    const f = FIELDS[prefix]
     const uniqueid = detach(e[f.uniqueid] as string)
     const linkedid = this.linkedRef(e[f.linkedid], uniqueid)
     const channel = e[f.channel] ?? ''
@@ -420,6 +529,12 @@ export class Mirror extends EventEmitter<MirrorEvents> {
       answeredAt: state === UP ? createdAt : undefined,
       holdAt: undefined,
       recordingAt: undefined,
+      mohAt: undefined,
+      holdPeer: optional(known(e[f.holdPeer]), undefined),
+      parked: undefined,
+      retrievedFrom: undefined,
+      mohSeen: 0,
+      parkSeen: 0,
       op: optional(e[f.op], this.strings),
       nonce: optional(e[f.nonce], undefined),
       call,
@@ -434,8 +549,8 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     return leg
   }
 
-  private update (leg: Leg, e: AmiEvent, prefix: '' | 'dest', authoritative: boolean): void {
-    const f = prefix === '' ? PLAIN : DEST
+  private update (leg: Leg, e: AmiEvent, prefix: Prefix, authoritative: boolean): void {
+    const f = FIELDS[prefix]
     const call = leg.call
     const channel = e[f.channel]
     if (channel !== undefined && channel !== leg.channel) this.setChannel(leg, channel)
@@ -461,6 +576,8 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     const ex = e[f.exten]; if (ex !== undefined && ex !== '' && ex !== leg.exten) leg.exten = strings.intern(ex)
     const op = e[f.op]; if (op !== undefined && op !== '' && op !== leg.op) leg.op = strings.intern(op)
     const nonce = e[f.nonce]; if (nonce !== undefined && nonce !== '' && nonce !== leg.nonce) leg.nonce = detach(nonce)
+    // OffHold clears it: an empty value is news too.
+    const peer = e[f.holdPeer]; if (peer !== undefined && peer !== leg.holdPeer) leg.holdPeer = optional(known(peer), undefined)
     const linkedid = e[f.linkedid]
     if (linkedid !== undefined && linkedid !== '' && linkedid !== leg.linkedid) {
       leg.linkedid = this.linkedRef(linkedid, leg.uniqueid)
@@ -648,6 +765,7 @@ interface Fields {
   op: string
   nonce: string
   call: string
+  holdPeer: string
 }
 const fields = (p: string): Fields => ({
   uniqueid: p + 'uniqueid',
@@ -662,7 +780,17 @@ const fields = (p: string): Fields => ({
   exten: p + 'exten',
   op: p + 'chanvariable.VN_OP',
   nonce: p + 'chanvariable.VN_NONCE',
-  call: p + 'chanvariable.VN_CALL'
+  call: p + 'chanvariable.VN_CALL',
+  holdPeer: p + 'chanvariable.VN_HOLD_PEER'
 })
-const PLAIN = fields('')
-const DEST = fields('dest')
+/** Which snapshot of an event: the plain one, DialBegin's callee, a parked call, its retriever. */
+type Prefix = '' | 'dest' | 'parkee' | 'retriever'
+const FIELDS: Readonly<Record<Prefix, Fields>> = { '': fields(''), dest: fields('dest'), parkee: fields('parkee'), retriever: fields('retriever') }
+
+function known (value: string | undefined): string | undefined {
+  return value === undefined || value === '' ? undefined : value
+}
+
+function parkedState (e: AmiEvent, at: number, parker: Party | undefined): ParkedState {
+  return { at, lot: e.parkinglot ?? '', space: e.parkingspace ?? '', parkerDialString: e.parkerdialstring ?? '', parker }
+}

@@ -16,8 +16,11 @@ export const PhoneCallViewSchema = Type.Object({
   callerId: Type.Optional(Type.String()),
   recording: Type.Optional(Type.String({ format: 'date-time', description: 'When recording of the call started (StartRecording); absent if not recorded' })),
   answered: Type.Optional(DateTime),
+  parked: Type.Optional(DateTime),
+  parkedPos: Type.Optional(Type.Integer({ description: 'Position (space) in the parking lot' })),
+  parkedBy: Type.Optional(Type.String({ description: 'The extension that parked the call (rung back when maxInParking runs out)' })),
   onHold: Type.Optional(DateTime),
-  holder: Type.Optional(Type.Integer()),
+  holder: Type.Optional(Type.Integer({ description: '1: this party put the call on hold' })),
   role: Type.Optional(Type.String({ description: 'Not in UAPI 3.0: what a supervisor leg does (barge, whisper, private-whisper, monitor); absent for ordinary parties' }))
 })
 

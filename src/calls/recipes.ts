@@ -130,3 +130,65 @@ export function mixMonitor (p: { uniqueid: string, file: string }): AmiHeaders {
 export function stopMixMonitor (uniqueid: string): AmiHeaders {
   return { Channel: uniqueid }
 }
+
+/** The dialplan context of OnHold (asterisk/extensions.conf): `s` plays music on hold, `wait` is silence. */
+export const HOLD_CONTEXT = 'vn-hold'
+/** The channel variable naming, on each party of an OnHold, the other party's uniqueid. */
+export const HOLD_PEER_VAR = 'VN_HOLD_PEER'
+
+/** Tells a leg which leg it is held with (empty: no longer); set on both before the hold, cleared at OffHold. */
+export function setHoldPeer (uniqueid: string, peerUniqueid: string): AmiHeaders {
+  return { Channel: uniqueid, Variable: HOLD_PEER_VAR, Value: peerUniqueid }
+}
+
+/**
+ * OnHold: one dual Redirect moves the held party to music on hold and the holder to silence. Both
+ * leave their bridge in the same action, so Asterisk hangs neither up (a lone Redirect of one
+ * party would end the other's Dial).
+ */
+export function holdRedirect (p: { heldUniqueid: string, holderUniqueid: string }): AmiHeaders {
+  return {
+    Channel: p.heldUniqueid,
+    Context: HOLD_CONTEXT,
+    Exten: 's',
+    Priority: 1,
+    ExtraChannel: p.holderUniqueid,
+    ExtraContext: HOLD_CONTEXT,
+    ExtraExten: 'wait',
+    ExtraPriority: 1
+  }
+}
+
+/** OffHold: AMI Bridge of the two parties of a hold (the music stops as the held party leaves MusicOnHold). */
+export function holdBridge (p: { heldUniqueid: string, holderUniqueid: string }): AmiHeaders {
+  return { Channel1: p.heldUniqueid, Channel2: p.holderUniqueid, Tone: 'no' }
+}
+
+/** The parking lot of asterisk/res_parking.conf. */
+export const PARKING_LOT = 'default'
+
+/**
+ * Park (reference E.4.6): the party goes into the lot for `timeoutMs`; then Asterisk rings the
+ * device of `timeoutChannel` (the parker) back (res_parking comebacktoorigin).
+ */
+export function parkCall (p: { uniqueid: string, timeoutChannel: string, timeoutMs: number }): AmiHeaders {
+  return { Channel: p.uniqueid, TimeoutChannel: p.timeoutChannel, Timeout: p.timeoutMs, Parkinglot: PARKING_LOT }
+}
+
+/**
+ * UnPark (reference E.4.6): ring `endpoint` and, when it answers, run ParkedCall on the space, which
+ * bridges the phone with the parked call. Not answered within `timeoutMs`: nothing changes, the call
+ * stays parked. VN_CALL files the new leg in the parked call on every engine instance (as PickUp).
+ */
+export function unparkOriginate (p: { endpoint: string, lot: string, space: string, callerId: string, timeoutMs: number, channelId: string, callKey: string }): AmiHeaders {
+  return {
+    Channel: p.endpoint,
+    Application: 'ParkedCall',
+    Data: `${p.lot},${p.space}`,
+    CallerID: p.callerId,
+    Timeout: p.timeoutMs,
+    Async: 'true',
+    ChannelId: p.channelId,
+    Variable: ['VN_OP=unpark', `VN_CALL=${p.callKey}`]
+  }
+}

@@ -1,7 +1,7 @@
 // The calls facade the HTTP layer uses: which calls a scope sees, in what order, and whether the
 // mirror can be trusted right now. Actions live in ./actions, one module per UAPI verb.
 import type { AmiClient } from '../ami/index.ts'
-import type { Call, Mirror } from './mirror.ts'
+import type { Call, Mirror, Party } from './mirror.ts'
 import type { MirrorSync } from './sync.ts'
 import { projectCall, type ProjectionContext } from './views.ts'
 import type { PhoneCall } from './phone-call.ts'
@@ -95,14 +95,14 @@ export class CallService {
 
   /**
    * Whether the selection may act on the call: it has authority over a party the call has now (not
-   * one that has left it, see sees()). Local/ halves carry no party.
+   * one that has left it, see sees()). Local/ halves carry no party. While a party is parked, the
+   * extension that parked it (rung back when the time runs out) still counts as one: it left the
+   * call only to let the party wait, and may take it out again.
    */
   mayActOn (call: Call, selection: CallSelection): boolean {
     if (selection.kind === 'all') return true
     for (const leg of call.legs.values()) {
-      const party = leg.party
-      if (party === undefined) continue
-      if (selection.kind === 'organization' ? party.organizationId === selection.organizationId : selection.extensions.includes(party.extension)) return true
+      if (inSelection(leg.party, selection) || inSelection(leg.parked?.parker, selection)) return true
     }
     return false
   }
@@ -118,6 +118,12 @@ export class CallService {
   project (call: Call, viewer?: string): PhoneCall {
     return projectCall(call, this.ctx, viewer)
   }
+}
+
+function inSelection (party: Party | undefined, selection: CallSelection): boolean {
+  if (party === undefined) return false
+  if (selection.kind === 'all') return true
+  return selection.kind === 'organization' ? party.organizationId === selection.organizationId : selection.extensions.includes(party.extension)
 }
 
 /** Pages over an index (call key -> anything) in insertion order, i.e. when the call entered the scope. */

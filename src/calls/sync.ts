@@ -135,7 +135,12 @@ export class MirrorSync extends EventEmitter<SyncEvents> {
       for (const e of buffer) {
         if ((e.event === 'Newchannel' || e.event === 'Hangup') && e.uniqueid !== undefined) explained.add(e.uniqueid)
       }
+      // Parked calls are not in CoreShowChannels. A PBX without res_parking refuses the action:
+      // it has no parked calls either.
+      const parked = await this.ami.list('ParkedCalls', undefined, { timeoutMs: this.snapshotTimeoutMs }).catch(() => undefined)
+      if (this.buffer !== buffer) return
       const drift = this.mirror.applySnapshot(list.items, explained)
+      if (parked !== undefined) this.mirror.applyParkedList(parked.items)
       this.buffer = undefined
       for (const e of buffer) this.mirror.apply(e)
       this.totals.resyncs++

@@ -101,6 +101,14 @@ export function projectLeg (leg: Leg, call: Call): PhoneCallView {
   }
   const recording = recordingOf(call)
   if (recording !== undefined) view.recording = isoDate(recording)
+  const parked = leg.parked
+  if (parked !== undefined) {
+    view.parked = isoDate(parked.at)
+    const pos = Number(parked.space)
+    if (Number.isInteger(pos)) view.parkedPos = pos
+    const by = parked.parker?.extension ?? known(parked.parkerDialString.slice(parked.parkerDialString.indexOf('/') + 1))
+    if (by !== undefined) view.parkedBy = by
+  }
   return view
 }
 
@@ -144,8 +152,18 @@ function dialedNumbers (leg: Leg, call: Call): string[] {
   return out
 }
 
+/**
+ * Whether a party is on hold, and whether it is the holder. A phone that put its call on hold
+ * (Hold event) is the holder, its bridge peer is held. Music on hold playing to a leg (outside the
+ * parking lot, which has its own fields) means it is held; with OnHold the other party, named by
+ * the held leg's VN_HOLD_PEER, is the holder.
+ */
 function holdOf (leg: Leg, call: Call): { at: number, holder: boolean } | undefined {
   if (leg.holdAt !== undefined) return { at: leg.holdAt, holder: true }
+  if (leg.mohAt !== undefined && leg.parked === undefined) return { at: leg.mohAt, holder: false }
+  for (const other of call.legs.values()) {
+    if (other !== leg && other.holdPeer === leg.uniqueid && other.mohAt !== undefined && other.parked === undefined) return { at: other.mohAt, holder: true }
+  }
   if (leg.bridgeId === undefined) return undefined
   for (const other of call.legs.values()) {
     if (other !== leg && other.holdAt !== undefined && other.bridgeId === leg.bridgeId) return { at: other.holdAt, holder: false }

@@ -56,7 +56,13 @@ export const UAPI_ERRORS = {
   pc_recording_inactive: [409, 'The phone call is not being recorded.'],
   recording_unavailable: [503, 'Recordings cannot be stored right now: the recordings directory is not writable.'],
   recording_in_progress: [409, 'The recording is still in progress; get it once StopRecording or the end of the call stopped it.'],
-  range_not_satisfiable: [416, 'The requested byte range is outside the recording.']
+  range_not_satisfiable: [416, 'The requested byte range is outside the recording.'],
+  // OnHold / OffHold / Park / UnPark.
+  pc_maxinparking_invalid: [400, 'Value supplied in maxInParking is invalid. It must be a number of seconds from 10 to 3600.'],
+  pc_phonecall_not_on_hold: [409, 'The party is not on hold.'],
+  pc_phonecall_not_parked: [409, 'The phone call has no parked party.'],
+  pc_unpark_unanswered: [409, 'The phone the parked call was sent to did not answer in time; the call is still parked.'],
+  pc_unpark_target_gone: [409, 'The parked call left the parking lot (hung up or timed out) before it could be taken out.']
 } as const satisfies Record<string, readonly [number, string]>
 
 export type UapiErrorCode = keyof typeof UAPI_ERRORS

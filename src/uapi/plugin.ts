@@ -3,7 +3,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { requireAuth } from '../auth/index.ts'
 import { listRoutes, type RouteDeps } from './routes/list.ts'
-import { updateRoutes } from './routes/update.ts'
+import { updateAllRoutes, updateRoutes } from './routes/update.ts'
 import { deleteRoutes } from './routes/delete.ts'
 import { createRoutes } from './routes/create.ts'
 import { recordingRoutes } from './routes/recordings.ts'
@@ -24,6 +24,7 @@ export const uapiPlugin: FastifyPluginAsyncTypebox<UapiPluginOptions> = async (a
   await app.register(listRoutes, deps)
   await app.register(updateRoutes, { ...deps, ami: opts.ami, log: opts.log, recordings: opts.recordings })
   await app.register(recordingRoutes, { ...deps, recordings: opts.recordings })
+  await app.register(updateAllRoutes, { ...deps, ami: opts.ami, log: opts.log, recordings: opts.recordings })
   await app.register(deleteRoutes, { ...deps, ami: opts.ami, log: opts.log })
   await app.register(createRoutes, { ...deps, ami: opts.ami, log: opts.log })
 }

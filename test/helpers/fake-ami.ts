@@ -19,7 +19,7 @@
  * Defaults: banner `Asterisk Call Manager/11.0.0`; Login answered Success + a FullyBooted event
  * (`fullyBooted: false` to skip it) or, for a wrong user/secret, Error `Authentication failed` after
  * authFailDelayMs (Asterisk waits ~1 s) and a close; Ping -> Pong; Logoff -> Goodbye and close;
- * CoreShowChannels -> an empty list; anything else -> `Response: Success`.
+ * CoreShowChannels, ParkedCalls -> an empty list; anything else -> `Response: Success`.
  */
 import net from 'node:net'
 import { createHash } from 'node:crypto'
@@ -276,6 +276,12 @@ export class FakeAmi {
         const id = a.headers.actionid ?? ''
         s.write(reply(a, { EventList: 'start', Message: 'Channels will follow' }) +
           frame({ Event: 'CoreShowChannelsComplete', ActionID: id, EventList: 'Complete', ListItems: 0 }))
+        return
+      }
+      case 'parkedcalls': {
+        const id = a.headers.actionid ?? ''
+        s.write(reply(a, { EventList: 'start', Message: 'Parked calls will follow' }) +
+          frame({ Event: 'ParkedCallsComplete', ActionID: id, EventList: 'Complete', ListItems: 0, Total: 0 }))
         return
       }
       default:

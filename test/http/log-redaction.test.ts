@@ -57,10 +57,10 @@ t.test('a whole session leaves no credential in the log', async (t) => {
   t.equal((await app.inject({ url: `/uapi/phoneCalls/@me/0003*210?accessRequestToken=${b}` })).statusCode, 200)
   t.equal((await app.inject({ url: `/uapi/phoneCalls/@me/0003*210?count=5&accessRequestToken=Bearer%20${c}` })).statusCode, 200)
   t.equal((await app.inject({ url: `/unifiedapi/phoneCalls/@me/0003*210/?accessRequestToken=${encodeURIComponent(a)}` })).statusCode, 200)
-  // Refusals and failures: an expired-looking token, a foreign extension, an unimplemented action, bad JSON.
+  // Refusals and failures: an expired-looking token, a foreign extension, an unknown action, bad JSON.
   t.equal((await app.inject({ url: `/uapi/phoneCalls/@me/0003*210?accessRequestToken=${a}x` })).statusCode, 401)
   t.equal((await app.inject({ url: '/uapi/phoneCalls/@me/0004*100', headers: { authorization: `Bearer ${b}` } })).statusCode, 401)
-  t.equal((await app.inject({ method: 'PUT', url: `/uapi/phoneCalls/@me/0003*210/abc?accessRequestToken=${c}`, payload: { action: 'Park', phoneCallViewId: '01' } })).statusCode, 501)
+  t.equal((await app.inject({ method: 'PUT', url: `/uapi/phoneCalls/@me/0003*210/abc?accessRequestToken=${c}`, payload: { action: 'Teleport', phoneCallViewId: '01' } })).statusCode, 400)
   t.equal((await app.inject({ method: 'PUT', url: '/uapi/phoneCalls/@me/0003*210/abc', headers: { authorization: `Bearer ${a}`, 'content-type': 'application/json' }, payload: '{"action":' })).statusCode, 400)
 
   // A PickUp that reaches AMI (the fake peer plays the ringing call and records the Originate).
@@ -75,7 +75,7 @@ t.test('a whole session leaves no credential in the log', async (t) => {
   const log = lines.join('')
   t.ok(lines.length > 30, `${lines.length} log lines captured`)
   t.ok(log.includes('accessRequestToken=[redacted]'), 'the request lines still say a token was sent in the query')
-  // Routine client behaviour (refusals, an unimplemented action) is no error of the engine's.
+  // Routine client behaviour (refusals, an unknown action) is no error of the engine's.
   const errors = lines.filter((l) => (JSON.parse(l) as { level: number }).level >= 50)
   t.same(errors.map((l) => l.slice(0, 200)), [], 'no error-level line: 4xx and 501 are logged at info')
   const secrets: Array<[string, string]> = [

@@ -97,7 +97,8 @@ t.test('PUT actions are validated field by field with the PickUp page codes', as
     ['short sendCallTo is valid', { ...ok, sendCallTo: '024' }, 503, 'pbx_unavailable'],
     ['numeric waitForPickup is valid', { ...ok, waitForPickup: 20 }, 503, 'pbx_unavailable'],
     ['bare-number callerId is valid', { ...ok, callerId: '+40212345678' }, 503, 'pbx_unavailable'],
-    ['not implemented action', { ...ok, action: 'Park' }, 501, 'request_not_implemented']
+    ['every UAPI action is implemented: Whisper reaches its own checks', { ...ok, action: 'Whisper' }, 503, 'pbx_unavailable'],
+    ['an action UAPI does not define', { ...ok, action: 'Teleport' }, 400, 'pc_action_invalid']
   ]
   for (const [name, body, status, code] of cases) {
     const res = await put(body)

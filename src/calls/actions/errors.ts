@@ -14,6 +14,9 @@ export type CallActionCode =
   | 'pc_recording_active'
   | 'pc_recording_inactive'
   | 'recording_unavailable'
+  | 'pc_phonecall_not_on_hold'
+  | 'pc_phonecall_not_parked'
+  | 'pbx_timeout'
   | 'access_denied'
 
 export class CallActionError extends Error {

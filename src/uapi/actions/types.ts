@@ -28,5 +28,8 @@ export interface ActionContext {
   readonly present: (call: import('../../calls/index.ts').Call) => PhoneCall
 }
 
-/** A PUT action: validates its own fields, acts through src/calls/actions, returns the PhoneCall. */
-export type ActionHandler = (ctx: ActionContext) => Promise<PhoneCall>
+/**
+ * A PUT action: validates its own fields, acts through src/calls/actions, returns the PhoneCall
+ * (an array of them where the action's page says so: Park).
+ */
+export type ActionHandler = (ctx: ActionContext) => Promise<PhoneCall | PhoneCall[]>

@@ -37,6 +37,7 @@ export const updateErrorCodes = {
   'body/transferNumber': 'pc_transfernumber_invalid',
   'body/private': 'pc_private_invalid',
   'body/format': 'pc_format_invalid',
+  'body/maxInParking': 'pc_maxinparking_invalid',
   'params/phoneCallId': 'pc_phonecall_invalid',
   'params/extension': 'extension_invalid',
   'params/userId': 'user_invalid',
