@@ -791,6 +791,7 @@ function known (value: string | undefined): string | undefined {
   return value === undefined || value === '' ? undefined : value
 }
 
+/** Copies, never parser slices (see strings.ts): parked calls can sit for an hour. */
 function parkedState (e: AmiEvent, at: number, parker: Party | undefined): ParkedState {
-  return { at, lot: e.parkinglot ?? '', space: e.parkingspace ?? '', parkerDialString: e.parkerdialstring ?? '', parker }
+  return { at, lot: detach(e.parkinglot ?? ''), space: detach(e.parkingspace ?? ''), parkerDialString: detach(e.parkerdialstring ?? ''), parker }
 }
