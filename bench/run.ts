@@ -38,11 +38,12 @@ const TABLE: ReadonlyArray<{ key: string, target?: Target }> = [
   { key: 'http_vs_hello_ratio', target: { key: 'http_vs_hello_ratio', text: '>= 0.5', met: (v) => v >= 0.5 } },
   { key: 'rss_mb_per_10k_calls', target: { key: 'rss_mb_per_10k_calls', text: '<= 30 MB', met: (v) => v <= 30 } },
   { key: 'heap_mb_per_10k_calls' },
+  { key: 'call_index_heap_mb_per_10k_calls' },
   { key: 'pickup_e2e_ms_p50' }
 ]
 
 const BENCHES: ReadonlyArray<{ name: string, keys: string[], run: (log: (m: string) => void) => Promise<object> }> = [
-  { name: 'memory', keys: ['rss_mb_per_10k_calls', 'heap_mb_per_10k_calls'], run: async () => benchMemory() },
+  { name: 'memory', keys: ['rss_mb_per_10k_calls', 'heap_mb_per_10k_calls', 'call_index_heap_mb_per_10k_calls'], run: async () => benchMemory() },
   { name: 'ingest', keys: ['ami_ingest_events_per_s', 'ami_ingest_ratio', 'ami_ingest_baseline_events_per_s'], run: benchIngest },
   { name: 'pickup', keys: ['pickup_overhead_p99_ms', 'pickup_overhead_p50_ms', 'ami_ping_rtt_p99_ms'], run: benchPickupOverhead },
   { name: 'list', keys: ['list_p99_ms_10k', 'list_scale_ratio', ...SHAPES.flatMap((s) => [`list_${s.name}_p99_ms_10k`, `list_${s.name}_ratio`])], run: benchListScale },
