@@ -297,6 +297,31 @@ export function syntheticCall (n: number, from: string, to: string, answered: bo
   return { callerUniqueid: a, calleeUniqueid: b, events }
 }
 
+/**
+ * Hold (or Unhold) of the caller leg of syntheticCall(n, from, to, true), as Asterisk 22 sends it
+ * when the phone puts the call on hold (the leg is Up and bridged).
+ */
+export function syntheticHold (n: number, from: string, to: string, hold: boolean): Headers {
+  const a = `${EPOCH}.${2 * n}`
+  const chanA = `PJSIP/${from}-${(2 * n).toString(16).padStart(8, '0')}`
+  const h: Headers = { Event: hold ? 'Hold' : 'Unhold', Privilege: 'call,all', ...channelHeaders('', chanA, 6, from, `Caller ${from}`, to, '<unknown>', to, a, a) }
+  if (hold) h.MusicClass = 'default'
+  return h
+}
+
+/** The Hangup events (callee first, then caller) that end syntheticCall(n, from, to, true). */
+export function syntheticHangup (n: number, from: string, to: string): Headers[] {
+  const a = `${EPOCH}.${2 * n}`
+  const b = `${EPOCH}.${2 * n + 1}`
+  const chanA = `PJSIP/${from}-${(2 * n).toString(16).padStart(8, '0')}`
+  const chanB = `PJSIP/${to}-${(2 * n + 1).toString(16).padStart(8, '0')}`
+  const end = { Cause: '16', 'Cause-txt': 'Normal Clearing' }
+  return [
+    { Event: 'Hangup', Privilege: 'call,all', ...channelHeaders('', chanB, 6, to, '<unknown>', from, `Caller ${from}`, to, b, a), ...end },
+    { Event: 'Hangup', Privilege: 'call,all', ...channelHeaders('', chanA, 6, from, `Caller ${from}`, to, '<unknown>', to, a, a), ...end }
+  ]
+}
+
 /** Wire frame of a synthetic event (for the fake peer). */
 export const toFrame = (h: Headers): string => frame(h)
 

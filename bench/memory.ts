@@ -16,6 +16,10 @@
 // into lines and values; V8 makes a value of 13 or more characters a SlicedString that points into
 // the whole chunk. A mirror keeping such a value (a uniqueid, a channel name) keeps the chunk alive.
 // Applying synthetic events straight to Mirror.apply (flat strings) cannot show that.
+//
+// Last, the call indexes alone (src/calls/call-index.ts): the heap growth of a CallIndex over 10,000
+// calls in four scopes (all, organization 3, 0003*300 and 0003*301), and of its trigram index of ids
+// alone; the calls themselves are not counted (context: they are inside the figures above).
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { spawn } from 'node:child_process'
 import { readFileSync, rmSync } from 'node:fs'
@@ -23,6 +27,8 @@ import { tmpdir } from 'node:os'
 import { writeHeapSnapshot } from 'node:v8'
 import { dirname, join } from 'node:path'
 import { engineWithFakeAmi, syntheticCall, tick, toFrame, until, writeAll, type EngineUnderTest, type Headers } from './lib.ts'
+import { CallIndex, IdGrams } from '../src/calls/call-index.ts'
+import { callIdDeriver, type Call } from '../src/calls/index.ts'
 
 export interface MemoryResult {
   /** RSS growth for 10,000 calls through the real AMI path, views included. */
@@ -32,6 +38,9 @@ export interface MemoryResult {
   /** The same two before the views were projected (mirror alone). */
   rss_mb_per_10k_calls_mirror_only: number
   heap_mb_per_10k_calls_mirror_only: number
+  /** The call indexes alone (context), and their id trigrams alone. */
+  call_index_heap_mb_per_10k_calls: number
+  id_grams_heap_mb_per_10k_calls: number
   /** With --check-slices: SlicedStrings alive whose parent is 4 KiB or more (a parser chunk), from a heap snapshot. */
   sliced_strings_into_chunks?: number
   sliced_strings_into_chunks_mb?: number
@@ -61,6 +70,7 @@ async function measure (): Promise<MemoryResult> {
   const eut = await engineWithFakeAmi()
   const app = eut.app
   const mirror = app.engine.mirror
+  let result: MemoryResult
   try {
     // Warm-up: the same code paths once (JIT, hidden classes, the party cache), then hung up.
     const warm: Headers[] = []
@@ -88,17 +98,47 @@ async function measure (): Promise<MemoryResult> {
     for (const call of mirror.calls.values()) app.engine.calls.project(call)
     const after = await settle()
     const mb = (a: number, b: number): number => Number(((b - a) / 1024 / 1024).toFixed(2))
-    const result: MemoryResult = {
+    result = {
       rss_mb_per_10k_calls: mb(before.rss, after.rss),
       heap_mb_per_10k_calls: mb(before.heapUsed, after.heapUsed),
       rss_mb_per_10k_calls_mirror_only: mb(before.rss, mirrorOnly.rss),
-      heap_mb_per_10k_calls_mirror_only: mb(before.heapUsed, mirrorOnly.heapUsed)
+      heap_mb_per_10k_calls_mirror_only: mb(before.heapUsed, mirrorOnly.heapUsed),
+      call_index_heap_mb_per_10k_calls: 0,
+      id_grams_heap_mb_per_10k_calls: 0
     }
     if (process.argv.includes('--check-slices')) Object.assign(result, slicesIntoChunks())
-    return result
   } finally {
     await eut.close()
   }
+  const index = await measureIndex()
+  result.call_index_heap_mb_per_10k_calls = index.all
+  result.id_grams_heap_mb_per_10k_calls = index.grams
+  return result
+}
+
+/** Heap growth (MB) of the call indexes over CALLS calls, not counting the calls. */
+async function measureIndex (): Promise<{ all: number, grams: number }> {
+  const id = callIdDeriver('bench-secret-bench-secret')
+  const calls: Call[] = []
+  for (let i = 0; i < CALLS; i++) {
+    const key = `1790000000.${2 * i}`
+    calls.push({ key, id: id(key), legs: new Map(), createdAt: 1_790_000_000_000 + i * 1000, nextView: 0, aliases: [], parties: new Map([['0003*300', '3'], ['0003*301', '3']]), version: 0 })
+  }
+  const heap = async (): Promise<number> => (await settle()).heapUsed
+  const before = await heap()
+  const index = new CallIndex()
+  for (const call of calls) {
+    index.addCall(call)
+    index.addParty(call, '0003*300', '3')
+    index.addParty(call, '0003*301', '3')
+  }
+  const withIndex = await heap()
+  const grams = new IdGrams()
+  for (const call of calls) grams.add(call)
+  const withGrams = await heap()
+  if (index.all.size !== CALLS || calls.length !== CALLS || grams.candidates('000') === undefined) throw new Error('memory: index not built')
+  const mb = (b: number): number => Number((b / 1024 / 1024).toFixed(2))
+  return { all: mb(withIndex - before), grams: mb(withGrams - withIndex) }
 }
 
 /**

@@ -13,7 +13,7 @@ import { arch, cpus } from 'node:os'
 import { benchMemory } from './memory.ts'
 import { benchIngest } from './ingest.ts'
 import { benchPickupOverhead } from './pickup-overhead.ts'
-import { benchListScale } from './list-scale.ts'
+import { SHAPES, benchListScale } from './list-scale.ts'
 import { benchHttpHello } from './http-hello.ts'
 import { benchPickupE2e } from './pickup-e2e.ts'
 
@@ -34,11 +34,9 @@ const TABLE: ReadonlyArray<{ key: string, target?: Target }> = [
   { key: 'pickup_overhead_p50_ms' },
   { key: 'pickup_overhead_p99_ms', target: { key: 'pickup_overhead_p99_ms', text: '< 2 ms', met: (v) => v < 2 } },
   { key: 'ami_ping_rtt_p99_ms' },
-  { key: 'list_one_p99_ms_10k' },
-  { key: 'list_page_p99_ms_10k' },
+  ...SHAPES.map((s) => ({ key: `list_${s.name}_p99_ms_10k` })),
   { key: 'list_p99_ms_10k', target: { key: 'list_p99_ms_10k', text: '< 5 ms', met: (v) => v < 5 } },
-  { key: 'list_one_ratio' },
-  { key: 'list_page_ratio' },
+  ...SHAPES.map((s) => ({ key: `list_${s.name}_ratio` })),
   { key: 'list_scale_ratio', target: { key: 'list_scale_ratio', text: '<= 2', met: (v) => v <= 2 } },
   { key: 'http_get_call_rps' },
   { key: 'http_hello_rps' },
@@ -47,11 +45,12 @@ const TABLE: ReadonlyArray<{ key: string, target?: Target }> = [
   { key: 'heap_mb_per_10k_calls' },
   { key: 'rss_mb_per_10k_calls_mirror_only' },
   { key: 'heap_mb_per_10k_calls_mirror_only' },
+  { key: 'call_index_heap_mb_per_10k_calls' },
   { key: 'pickup_e2e_ms_p50' }
 ]
 
 const BENCHES: ReadonlyArray<{ name: string, keys: string[], run: (log: (m: string) => void) => Promise<object> }> = [
-  { name: 'memory', keys: ['rss_mb_per_10k_calls', 'heap_mb_per_10k_calls', 'rss_mb_per_10k_calls_mirror_only', 'heap_mb_per_10k_calls_mirror_only'], run: async () => benchMemory() },
+  { name: 'memory', keys: ['rss_mb_per_10k_calls', 'heap_mb_per_10k_calls', 'rss_mb_per_10k_calls_mirror_only', 'heap_mb_per_10k_calls_mirror_only', 'call_index_heap_mb_per_10k_calls', 'id_grams_heap_mb_per_10k_calls'], run: async () => benchMemory() },
   {
     name: 'ingest',
     keys: ['ami_ingest_events_per_s', 'ami_ingest_ratio', 'ami_ingest_baseline_events_per_s',
@@ -59,7 +58,7 @@ const BENCHES: ReadonlyArray<{ name: string, keys: string[], run: (log: (m: stri
     run: benchIngest
   },
   { name: 'pickup', keys: ['pickup_overhead_p99_ms', 'pickup_overhead_p50_ms', 'ami_ping_rtt_p99_ms'], run: benchPickupOverhead },
-  { name: 'list', keys: ['list_p99_ms_10k', 'list_scale_ratio', 'list_one_p99_ms_10k', 'list_page_p99_ms_10k', 'list_one_ratio', 'list_page_ratio'], run: benchListScale },
+  { name: 'list', keys: ['list_p99_ms_10k', 'list_scale_ratio', ...SHAPES.flatMap((s) => [`list_${s.name}_p99_ms_10k`, `list_${s.name}_ratio`])], run: benchListScale },
   { name: 'http', keys: ['http_vs_hello_ratio', 'http_get_call_rps', 'http_hello_rps'], run: benchHttpHello },
   { name: 'e2e', keys: ['pickup_e2e_ms_p50'], run: benchPickupE2e }
 ]

@@ -2,6 +2,7 @@
 export { Mirror, type Call, type Leg, type LegRole, type Party, type PartyResolver, type MirrorEvents } from './mirror.ts'
 export { MirrorSync, type MirrorState, type SyncReport, type SyncOptions } from './sync.ts'
 export { CallService, arraySource, type CallSelection, type CallSource } from './service.ts'
+export type { CallFilter, CallPage } from './call-index.ts'
 export { projectCall, formatCallerId, isPublicNumber, isoDate, type ProjectionContext } from './views.ts'
 export { callIdDeriver } from './call-id.ts'
 export { PhoneCallSchema, PhoneCallViewSchema, Status, Flow, type PhoneCall, type PhoneCallView } from './phone-call.ts'

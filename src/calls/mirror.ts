@@ -6,6 +6,7 @@
 import { EventEmitter } from 'node:events'
 import type { AmiEvent, AmiEventOf } from '../ami/index.ts'
 import { detach, Interner } from './strings.ts'
+import { CallIndex } from './call-index.ts'
 
 /** Who a channel belongs to, as the directory sees it. */
 export interface Party {
@@ -138,16 +139,14 @@ export const RINGING = 5
 export class Mirror extends EventEmitter<MirrorEvents> {
   readonly legs = new Map<string, Leg>()
   readonly calls = new Map<string, Call>()
-  /** extension -> keys of the live calls it is or was a party of, in the order it joined them */
-  private readonly byExtension = new Map<string, Set<string>>()
-  private readonly byOrganization = new Map<string, Set<string>>()
+  /** Who sees which calls (all, by organization, by extension) in publish order, and calls by id. */
+  readonly callIndex = new CallIndex()
   private readonly aliases = new Map<string, string>()
   private readonly tombstones = new Map<string, number>()
   /** Legs the engine is about to originate, and the call each must join from its first event. */
   private readonly expected = new Map<string, string>()
   private readonly partyCache = new Map<string, Party | null>()
 
-  private readonly byId = new Map<string, Call>()
   /** Repeated short values (contexts, extens, caller ids, tech, resources, dial statuses). */
   private readonly strings = new Interner()
 
@@ -166,26 +165,12 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   callOfLeg (uniqueid: string): Call | undefined { return this.legs.get(uniqueid)?.call }
 
   /** The call with this public id, if it is live. */
-  callById (id: string): Call | undefined { return this.byId.get(id) }
+  callById (id: string): Call | undefined { return this.callIndex.callById(id) }
 
   /** The public id a call with this key has (or will have): the id is known before the call exists. */
   idForKey (key: string): string { return this.callId(key) }
 
-  /** Calls in which the extension has a leg, oldest first. */
-  callsOfExtension (extension: string): IterableIterator<string> | undefined {
-    return this.byExtension.get(extension)?.keys()
-  }
-
-  /** The extension's index itself (call keys), in the order calls entered it. */
-  callsOfExtensionIndex (extension: string): ReadonlySet<string> | undefined {
-    return this.byExtension.get(extension)
-  }
-
-  callsOfOrganization (organizationId: string): ReadonlySet<string> | undefined {
-    return this.byOrganization.get(organizationId)
-  }
-
-  countForExtension (extension: string): number { return this.byExtension.get(extension)?.size ?? 0 }
+  countForExtension (extension: string): number { return this.callIndex.extension(extension)?.size ?? 0 }
 
   isTombstoned (uniqueid: string): boolean { return this.tombstones.has(uniqueid) }
 
@@ -499,7 +484,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     if (call === undefined) {
       call = { key, id: this.callId(key), legs: new Map(), createdAt, nextView: 0, aliases: [], parties: new Map(), version: 0 }
       this.calls.set(key, call)
-      this.byId.set(call.id, call)
+      this.callIndex.addCall(call)
     }
     const state = Number(e[f.state] ?? 0)
     const leg: Leg = {
@@ -657,11 +642,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
 
   private dropCall (call: Call): void {
     this.calls.delete(call.key)
-    this.byId.delete(call.id)
-    for (const [extension, organizationId] of call.parties) {
-      unlist(this.byExtension, extension, call.key)
-      unlist(this.byOrganization, organizationId, call.key)
-    }
+    this.callIndex.dropCall(call)
     for (const alias of call.aliases) if (this.aliases.get(alias) === call.key) this.aliases.delete(alias)
   }
 
@@ -698,8 +679,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     const call = leg.call
     if (party === undefined || call.parties.has(party.extension)) return
     call.parties.set(party.extension, party.organizationId)
-    list(this.byExtension, party.extension, call.key)
-    list(this.byOrganization, party.organizationId, call.key)
+    this.callIndex.addParty(call, party.extension, party.organizationId)
   }
 
   /** Asterisk's own event time when `timestampevents` is on, so every engine instance agrees. */
@@ -713,22 +693,6 @@ export class Mirror extends EventEmitter<MirrorEvents> {
 function optional (value: string | undefined, strings: Interner | undefined): string | undefined {
   if (value === undefined || value === '') return value
   return strings !== undefined ? strings.intern(value) : detach(value)
-}
-
-function list (index: Map<string, Set<string>>, name: string, key: string): void {
-  let keys = index.get(name)
-  if (keys === undefined) {
-    keys = new Set()
-    index.set(name, keys)
-  }
-  keys.add(key)
-}
-
-function unlist (index: Map<string, Set<string>>, name: string, key: string): void {
-  const keys = index.get(name)
-  if (keys === undefined) return
-  keys.delete(key)
-  if (keys.size === 0) index.delete(name)
 }
 
 /** "hh:mm:ss" (CoreShowChannel Duration) to milliseconds. */

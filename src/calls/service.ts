@@ -4,24 +4,23 @@ import type { AmiClient } from '../ami/index.ts'
 import type { Call, Mirror, Party } from './mirror.ts'
 import type { MirrorSync } from './sync.ts'
 import { projectCall, type ProjectionContext } from './views.ts'
+import { callMatches, pageOf, type CallFilter, type CallIndex, type CallOrder, type CallPage } from './call-index.ts'
 import type { PhoneCall } from './phone-call.ts'
 
 /**
- * A selection's calls, oldest first, readable a page at a time: an unfiltered page walks the
- * index only up to its end instead of listing every call (10,000 calls in one organization must
- * not cost more than ten).
+ * A selection's calls in publish order, read a page at a time, filtered or not: a page of a scope's
+ * index never lists every call of it (10,000 calls in one organization must not cost more than ten).
  */
 export interface CallSource {
-  readonly total: number
-  page (startIndex: number, count: number, descending: boolean): Call[]
-  all (): Call[]
+  /** The calls matching `filter` (all of them without one): how many, and [startIndex, startIndex + count) of them, newest first when descending. */
+  list (filter: CallFilter | undefined, startIndex: number, count: number, descending: boolean): CallPage
 }
 
+/** A source over calls already in order (one call, a few extensions' union). */
 export function arraySource (calls: Call[]): CallSource {
   return {
-    total: calls.length,
-    page: (startIndex, count, descending) => (descending ? calls.slice().reverse() : calls).slice(startIndex, startIndex + count),
-    all: () => calls
+    list: (filter, startIndex, count, descending) =>
+      pageOf(filter === undefined ? calls : calls.filter((c) => callMatches(c, filter)), startIndex, count, descending)
   }
 }
 
@@ -44,37 +43,37 @@ export class CallService {
     return this.ami.state === 'ready' && this.sync.state === 'live'
   }
 
-  /** Live calls of a selection, oldest first. */
+  /** Live calls of a selection, in publish order. */
   select (selection: CallSelection): Call[] {
-    const calls = this.mirror.calls
+    const index = this.mirror.callIndex
     switch (selection.kind) {
-      case 'all': return [...calls.values()]
-      case 'organization': return keysToCalls(calls, this.mirror.callsOfOrganization(selection.organizationId)?.keys())
+      case 'all': return index.all.toArray()
+      case 'organization': return index.organization(selection.organizationId)?.toArray() ?? []
       case 'extensions': {
-        if (selection.extensions.length === 1) {
-          return keysToCalls(calls, this.mirror.callsOfExtension(selection.extensions[0] as string))
-        }
-        const keys = new Set<string>()
+        if (selection.extensions.length === 1) return index.extension(selection.extensions[0] as string)?.toArray() ?? []
+        const calls = new Set<Call>()
         for (const ext of selection.extensions) {
-          const own = this.mirror.callsOfExtension(ext)
-          if (own !== undefined) for (const key of own) keys.add(key)
+          const own = index.extension(ext)
+          if (own !== undefined) for (const call of own.toArray()) calls.add(call)
         }
-        return keysToCalls(calls, keys.values()).sort((a, b) => a.createdAt - b.createdAt)
+        return [...calls].sort((a, b) => a.createdAt - b.createdAt)
       }
     }
   }
 
   /** The calls of a selection as a pageable source (see CallSource). */
   source (selection: CallSelection): CallSource {
-    let keys: ReadonlySet<string> | undefined
+    const index = this.mirror.callIndex
+    let order: CallOrder | undefined
     switch (selection.kind) {
-      case 'all': return indexSource(this.mirror.calls, this.mirror.calls)
-      case 'organization': keys = this.mirror.callsOfOrganization(selection.organizationId); break
+      case 'all': order = index.all; break
+      case 'organization': order = index.organization(selection.organizationId); break
       case 'extensions':
+        // Several extensions (a user's @self): their union, as long as that user's calls.
         if (selection.extensions.length !== 1) return arraySource(this.select(selection))
-        keys = this.mirror.callsOfExtensionIndex(selection.extensions[0] as string)
+        order = index.extension(selection.extensions[0] as string)
     }
-    return keys === undefined ? arraySource([]) : indexSource(keys, this.mirror.calls)
+    return order === undefined ? arraySource([]) : indexSource(order, index)
   }
 
   /** The live call with this id if the selection may see it. */
@@ -126,32 +125,9 @@ function inSelection (party: Party | undefined, selection: CallSelection): boole
   return selection.kind === 'organization' ? party.organizationId === selection.organizationId : selection.extensions.includes(party.extension)
 }
 
-/** Pages over an index (call key -> anything) in insertion order, i.e. when the call entered the scope. */
-function indexSource (index: { readonly size: number, keys: () => IterableIterator<string> }, calls: Map<string, Call>): CallSource {
+/** Pages over a scope's index; a filter reads the index too (see CallIndex.query). */
+function indexSource (order: CallOrder, index: CallIndex): CallSource {
   return {
-    total: index.size,
-    page (startIndex, count, descending) {
-      if (descending) return keysToCalls(calls, [...index.keys()].reverse().slice(startIndex, startIndex + count))
-      const out: Call[] = []
-      let i = 0
-      for (const key of index.keys()) {
-        if (i++ < startIndex) continue
-        const call = calls.get(key)
-        if (call !== undefined) out.push(call)
-        if (out.length === count) break
-      }
-      return out
-    },
-    all: () => keysToCalls(calls, index.keys())
+    list: (filter, startIndex, count, descending) => index.query(order, filter ?? { kind: 'all' }, startIndex, count, descending)
   }
-}
-
-function keysToCalls (calls: Map<string, Call>, keys: Iterable<string> | undefined): Call[] {
-  const out: Call[] = []
-  if (keys === undefined) return out
-  for (const key of keys) {
-    const call = calls.get(key)
-    if (call !== undefined) out.push(call)
-  }
-  return out
 }

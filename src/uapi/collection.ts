@@ -1,6 +1,6 @@
 // Standard request parameters over a list of calls: filter, sort, page, trim fields, and the
 // collection envelope with absolute paging links (reference 1.5, 1.6).
-import { arraySource, type Call, type CallSource, type PhoneCall } from '../calls/index.ts'
+import type { Call, CallFilter, CallSource, PhoneCall } from '../calls/index.ts'
 import { uapiError } from './errors.ts'
 
 export interface ListParams {
@@ -49,24 +49,26 @@ export function checkListParams (q: ListParams): string[] | undefined {
   return fields
 }
 
-function matches (call: Call, q: ListParams): boolean {
+/**
+ * The filter a List asks for, in the calls' own terms (after checkListParams). `published` is
+ * createdAt shown to the second, so its comparisons become ranges of createdAt: published > T is
+ * createdAt from the next whole second after T on, published < T is createdAt before the first
+ * whole second at or after T, and published = T is the second T names (none if T has a fraction).
+ */
+export function filterOf (q: ListParams): CallFilter | undefined {
+  if (q.filterBy === undefined) return undefined
   const op = q.filterOp ?? (q.filterBy === 'id' ? 'contains' : 'equals')
-  if (op === 'present') return true
+  if (op === 'present') return { kind: 'all' }
   const value = q.filterValue as string
   if (q.filterBy === 'id') {
-    switch (op) {
-      case 'equals': return call.id === value
-      case 'startsWith': return call.id.startsWith(value)
-      case 'inArray': return value.split(',').includes(call.id)
-      default: return call.id.includes(value)
-    }
+    if (op === 'inArray') return { kind: 'ids', ids: value.split(',') }
+    return { kind: 'id', op: op === 'equals' || op === 'startsWith' ? op : 'contains', value }
   }
   const at = Date.parse(value)
-  const published = Math.floor(call.createdAt / 1000) * 1000 // published is shown to the second
   switch (op) {
-    case 'greaterThan': return published > at
-    case 'lessThan': return published < at
-    default: return published === at
+    case 'greaterThan': return { kind: 'createdAt', from: (Math.floor(at / 1000) + 1) * 1000, to: Infinity }
+    case 'lessThan': return { kind: 'createdAt', from: -Infinity, to: Math.ceil(at / 1000) * 1000 }
+    default: return at % 1000 === 0 ? { kind: 'createdAt', from: at, to: at + 1000 } : { kind: 'createdAt', from: at, to: at }
   }
 }
 
@@ -77,13 +79,11 @@ export function buildCollection (
   link: (startIndex: number, params: ListParams) => string
 ): CollectionOf<Partial<PhoneCall>> {
   const fields = checkListParams(q)
-  // Only a filter needs every call; a plain page reads just its own slice of the index.
-  const source = q.filterBy !== undefined ? arraySource(from.all().filter((c) => matches(c, q))) : from
   const count = q.count ?? DEFAULT_COUNT
   const startIndex = q.startIndex ?? 0
-  const total = source.total
-  const page = source.page(startIndex, count, q.sortOrder === 'descending')
-  const entry = page.map((call) => trim(project(call), fields))
+  // The source reads just this page (and the count) from its index, filtered or not.
+  const { total, calls } = from.list(filterOf(q), startIndex, count, q.sortOrder === 'descending')
+  const entry = calls.map((call) => trim(project(call), fields))
   const out: CollectionOf<Partial<PhoneCall>> = {
     startIndex,
     itemsPerPage: count,
