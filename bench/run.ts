@@ -16,6 +16,7 @@ import { benchPickupOverhead } from './pickup-overhead.ts'
 import { SHAPES, benchListScale } from './list-scale.ts'
 import { benchHttpHello } from './http-hello.ts'
 import { benchPickupE2e } from './pickup-e2e.ts'
+import { benchStartup } from './startup.ts'
 
 type Results = Record<string, number | number[] | string | null>
 
@@ -46,7 +47,12 @@ const TABLE: ReadonlyArray<{ key: string, target?: Target }> = [
   { key: 'rss_mb_per_10k_calls_mirror_only' },
   { key: 'heap_mb_per_10k_calls_mirror_only' },
   { key: 'call_index_heap_mb_per_10k_calls' },
-  { key: 'pickup_e2e_ms_p50' }
+  { key: 'pickup_e2e_ms_p50' },
+  { key: 'start_to_ready_ms' },
+  { key: 'start_to_ready_ms_tsx' },
+  { key: 'idle_rss_mb' },
+  { key: 'idle_rss_mb_tsx' },
+  { key: 'idle_rss_ratio', target: { key: 'idle_rss_ratio', text: '<= 0.75 (compiled vs tsx)', met: (v) => v <= 0.75 } }
 ]
 
 const BENCHES: ReadonlyArray<{ name: string, keys: string[], run: (log: (m: string) => void) => Promise<object> }> = [
@@ -60,7 +66,8 @@ const BENCHES: ReadonlyArray<{ name: string, keys: string[], run: (log: (m: stri
   { name: 'pickup', keys: ['pickup_overhead_p99_ms', 'pickup_overhead_p50_ms', 'ami_ping_rtt_p99_ms'], run: benchPickupOverhead },
   { name: 'list', keys: ['list_p99_ms_10k', 'list_scale_ratio', ...SHAPES.flatMap((s) => [`list_${s.name}_p99_ms_10k`, `list_${s.name}_ratio`])], run: benchListScale },
   { name: 'http', keys: ['http_vs_hello_ratio', 'http_get_call_rps', 'http_hello_rps'], run: benchHttpHello },
-  { name: 'e2e', keys: ['pickup_e2e_ms_p50'], run: benchPickupE2e }
+  { name: 'e2e', keys: ['pickup_e2e_ms_p50'], run: benchPickupE2e },
+  { name: 'startup', keys: ['start_to_ready_ms', 'start_to_ready_ms_tsx', 'idle_rss_mb', 'idle_rss_mb_tsx', 'idle_rss_ratio'], run: benchStartup }
 ]
 
 const log = (msg: string): void => { process.stderr.write(`[bench] ${msg}\n`) }

@@ -65,11 +65,34 @@ ami_login_ok() {
   [[ $out == *"Authentication accepted"* ]]
 }
 
+# The Compose this machine has: the v2 plugin ("docker compose"), else v1 ("docker-compose").
+compose_cmd() {
+  if docker compose version >/dev/null 2>&1; then echo "docker compose"
+  elif command -v docker-compose >/dev/null 2>&1 && docker-compose version >/dev/null 2>&1; then echo "docker-compose"
+  fi
+  return 0
+}
+
+# Docker only when an engine answers, a Compose works and no chroot PBX is running (auto mode);
+# says which mode it chose and why.
 use_docker() {
+  local why
   case "$PBX_MODE" in
     docker) return 0 ;;
     chroot) return 1 ;;
-    auto) command -v docker >/dev/null 2>&1 && timeout 10 docker info >/dev/null 2>&1 ;;
+    auto)
+      if ! command -v docker >/dev/null 2>&1; then why="no docker CLI"
+      elif ! timeout 10 docker info >/dev/null 2>&1; then why="a docker CLI but no Docker engine answering"
+      elif [[ -z $(compose_cmd) ]]; then why="a Docker engine but no Compose (neither the v2 plugin nor docker-compose v1)"
+      elif [[ -n $(asterisk_pids) ]]; then why="a chroot PBX is already running"
+      else
+        [[ -n ${MODE_SAID:-} ]] || log "mode: docker ($(compose_cmd) and a Docker engine answer; PBX_MODE=chroot to force the chroot)"
+        MODE_SAID=1
+        return 0
+      fi
+      [[ -n ${MODE_SAID:-} ]] || { command -v docker >/dev/null 2>&1 && log "mode: chroot ($why)"; }
+      MODE_SAID=1
+      return 1 ;;
     *) die "PBX_MODE must be auto, chroot or docker (got $PBX_MODE)" ;;
   esac
 }
@@ -234,14 +257,20 @@ chroot_down() {
 
 # ----------------------------------------------------------------------------- docker mode
 
-compose() { docker compose -f "$REPO_DIR/docker-compose.yml" "$@"; }
+compose() {
+  local cmd
+  cmd=$(compose_cmd)
+  [[ -n $cmd ]] || die "no Compose: install the docker compose plugin (v2) or docker-compose (v1)"
+  $cmd -f "$REPO_DIR/docker-compose.yml" "$@"
+}
 
 # ----------------------------------------------------------------------------- commands
 
 cmd_up() {
   take_lock
   if use_docker; then
-    compose up -d --build
+    # The PBX only: the compose file also describes the engine (docker compose up runs both).
+    compose up -d --build asterisk
     compose exec -T asterisk asterisk -rx 'core waitfullybooted' >/dev/null 2>&1 || true
     wait_for_ami
     log "up (docker)"
@@ -252,7 +281,7 @@ cmd_up() {
 
 cmd_down() {
   take_lock
-  if use_docker; then compose down; else chroot_down; fi
+  if use_docker; then compose rm --stop --force asterisk; else chroot_down; fi
   log "down"
 }
 

@@ -1,0 +1,37 @@
+# The engine image: build (TypeScript -> dist/) in one stage, run the compiled engine with production
+# dependencies only, as a non-root user, in another. Base: debian:sid-slim, the same as the PBX image
+# (asterisk/Dockerfile); on a machine without a registry, make it with debootstrap (see README).
+#   docker build -t uapi-engine:local .
+#   APT_OPTIONS: extra apt-get options, e.g. "-o Acquire::Check-Valid-Until=false" for a mirror whose
+#   Release file is past its Valid-Until (not a default: it turns off a freshness check).
+ARG APT_OPTIONS=""
+
+FROM debian:sid-slim AS build
+ARG APT_OPTIONS
+RUN apt-get ${APT_OPTIONS} update \
+ && DEBIAN_FRONTEND=noninteractive apt-get ${APT_OPTIONS} install -y --no-install-recommends nodejs npm ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npm run build && npm prune --omit=dev --no-audit --no-fund
+
+FROM debian:sid-slim
+ARG APT_OPTIONS
+RUN apt-get ${APT_OPTIONS} update \
+ && DEBIAN_FRONTEND=noninteractive apt-get ${APT_OPTIONS} install -y --no-install-recommends nodejs \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --home-dir /app --shell /usr/sbin/nologin uapi
+WORKDIR /app
+COPY --from=build /app/package.json ./
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY config ./config
+USER uapi
+ENV NODE_ENV=development HOST=127.0.0.1 PORT=8080
+# Ready = AMI logged in and the call mirror synced (503 until then).
+HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/health/ready').then(r=>process.exit(r.status===200?0:1),()=>process.exit(1))"]
+CMD ["node", "--enable-source-maps", "dist/main.js"]
