@@ -34,4 +34,4 @@ ENV NODE_ENV=development HOST=127.0.0.1 PORT=8080
 # Ready = AMI logged in and the call mirror synced (503 until then).
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/health/ready').then(r=>process.exit(r.status===200?0:1),()=>process.exit(1))"]
-CMD ["node", "--enable-source-maps", "dist/main.js"]
+CMD ["node", "dist/main.js"]

@@ -67,7 +67,7 @@ export async function benchStartup (log: (msg: string) => void = () => {}): Prom
   const tsx: Array<{ readyMs: number, rssMb: number }> = []
   try {
     for (let i = 0; i < RUNS; i++) {
-      compiled.push(await once(['--enable-source-maps', 'dist/main.js'], fake.port))
+      compiled.push(await once(['dist/main.js'], fake.port))
       tsx.push(await once(['--import', 'tsx', 'src/main.ts'], fake.port))
       log(`startup run ${i + 1}: compiled ${compiled[i]?.readyMs.toFixed(0)} ms ${compiled[i]?.rssMb.toFixed(1)} MB, tsx ${tsx[i]?.readyMs.toFixed(0)} ms ${tsx[i]?.rssMb.toFixed(1)} MB`)
     }

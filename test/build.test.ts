@@ -26,7 +26,7 @@ t.test('node dist/main.js serves the README example with no TypeScript loader in
   t.teardown(() => ami.close())
   const port = await freePort()
   // A clean environment: no NODE_OPTIONS (the test runner's own TypeScript loader must not leak in).
-  const child = spawn(process.execPath, ['--enable-source-maps', 'dist/main.js'], {
+  const child = spawn(process.execPath, ['dist/main.js'], {
     cwd: ROOT,
     env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: String(port), AMI_HOST: '127.0.0.1', AMI_PORT: String(ami.port), LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'ignore', 'inherit']
@@ -43,7 +43,7 @@ t.test('node dist/main.js serves the README example with no TypeScript loader in
   t.equal(health?.status, 200, 'ready (AMI logged in, mirror live)')
 
   const cmdline = readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').split('\0').filter((a) => a !== '')
-  t.same(cmdline.slice(1), ['--enable-source-maps', 'dist/main.js'], `plain node: ${cmdline.join(' ')}`)
+  t.same(cmdline.slice(1), ['dist/main.js'], `plain node: ${cmdline.join(' ')}`)
   // The test runner tracks child processes through NODE_OPTIONS (@tapjs/processinfo), whatever env
   // is passed: what must not be there is a transpiler (tsx, ts-node, tap's TypeScript loader).
   const nodeOptions = readFileSync(`/proc/${child.pid}/environ`, 'utf8').split('\0').filter((e) => e.startsWith('NODE_OPTIONS=')).join(' ')
