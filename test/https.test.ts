@@ -6,10 +6,12 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import https from 'node:https'
 import net from 'node:net'
+import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { FakeAmi, frame } from './helpers/fake-ami.ts'
 import { hasOpenssl, selfSigned } from './helpers/tls.ts'
+import { recordLine } from './helpers/error-log.ts'
 import { statuses, viewOf } from './helpers/uapi.ts'
 import { syntheticCall } from '../bench/lib.ts'
 import type { PhoneCall } from '../src/calls/index.ts'
@@ -70,6 +72,7 @@ t.test('over HTTPS: token by form at /oauth/token.php, List and a PickUp with Be
     stdio: ['ignore', 'pipe', 'inherit']
   })
   t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
+  createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', recordLine)
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
   const ready = logLine(child, (l) => l.msg === 'AMI ready', 20_000)
   const listening = await logLine(child, (l) => typeof l.msg === 'string' && l.msg.startsWith('Server listening'), 20_000)
