@@ -6,7 +6,7 @@ import { pino, type Logger } from 'pino'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
-import type { Config } from './config.ts'
+import { readTlsFiles, type Config, type TlsFiles } from './config.ts'
 import { AmiClient } from './ami/index.ts'
 import { Directory } from './directory/index.ts'
 import { authPlugin } from './auth/index.ts'
@@ -43,6 +43,8 @@ export interface BuildOptions {
   readonly logger?: Logger
   /** Connect to Asterisk when the app is ready (default true). */
   readonly connect?: boolean
+  /** The certificate and key of config `http.tls`, already read (src/main.ts); else read here. */
+  readonly tls?: TlsFiles
 }
 
 export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, Logger, TypeBoxTypeProvider>
@@ -51,7 +53,12 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   // Whatever logger is given, credentials never reach it (src/http/redact.ts is the one rule).
   const logger = (options.logger ?? pino({ level: config.log.level }))
     .child({}, { redact: { paths: REDACT_PATHS, censor: REDACTED }, serializers: { req: serializeRequest } })
+  // With http.tls, the server is node's https.Server (HTTP/1.1 over TLS): the route code is the same;
+  // the App type keeps the http.Server typing, which only listen()/close() touch.
+  const tls = options.tls ?? readTlsFiles(config)
+  const https = tls === undefined ? {} : { https: { cert: tls.cert, key: tls.key, minVersion: 'TLSv1.2' as const } }
   const app = Fastify({
+    ...https,
     loggerInstance: logger,
     bodyLimit: config.http.bodyLimit,
     trustProxy: (config.http.trustProxy ?? false) as FastifyServerOptions['trustProxy'],

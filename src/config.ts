@@ -2,6 +2,7 @@
 // validated once at start and deep-frozen (Fastify's initial-config-validation idea).
 import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
+import { createSecureContext } from 'node:tls'
 import { fileURLToPath } from 'node:url'
 import { Type, type Static } from 'typebox'
 import { Value } from 'typebox/value'
@@ -30,7 +31,13 @@ const HttpSchema = Type.Object({
     tokenMax: Integer(1, 1_000_000, 20)
   }, { additionalProperties: false })),
   // Absent: GET /metrics is open (bind to loopback or filter it at the proxy). Set: Bearer <token> required.
-  metricsToken: Type.Optional(Type.String({ minLength: 16 }))
+  metricsToken: Type.Optional(Type.String({ minLength: 16 })),
+  // Set: the engine serves HTTPS itself (PEM files, read once at start); plain HTTP is then not
+  // served on that port. Absent: plain HTTP (behind a TLS-terminating proxy, or on a LAN).
+  tls: Type.Optional(Type.Object({
+    certFile: Type.String({ minLength: 1, description: 'PEM certificate (chain), leaf first' }),
+    keyFile: Type.String({ minLength: 1, description: 'PEM private key of that certificate' })
+  }, { additionalProperties: false }))
 }, { default: {}, additionalProperties: false })
 
 const AmiSchema = Type.Object({
@@ -174,6 +181,40 @@ export function loadConfig (env: Env = process.env): Config {
   return parseConfig(applyEnv(raw, env), { production: env.NODE_ENV === 'production', source: file })
 }
 
+/** The certificate and key the engine serves HTTPS with (config `http.tls`), read and checked. */
+export interface TlsFiles {
+  readonly cert: Buffer
+  readonly key: Buffer
+}
+
+/**
+ * Reads `http.tls` (undefined when absent) and checks that the key and certificate parse and belong
+ * together, so a bad file is a ConfigError naming it at start, not an OpenSSL error from listen().
+ */
+export function readTlsFiles (config: Config, source?: string): TlsFiles | undefined {
+  const tls = config.http.tls
+  if (tls === undefined) return undefined
+  const issues: string[] = []
+  const read = (what: 'certFile' | 'keyFile'): Buffer | undefined => {
+    const file = resolve(tls[what])
+    try {
+      return readFileSync(file)
+    } catch (err) {
+      issues.push(`/http/tls/${what}: cannot read ${file}: ${(err as Error).message}`)
+      return undefined
+    }
+  }
+  const cert = read('certFile')
+  const key = read('keyFile')
+  if (cert === undefined || key === undefined) throw new ConfigError(issues, source)
+  try {
+    createSecureContext({ cert, key })
+  } catch (err) {
+    throw new ConfigError([`/http/tls: ${resolve(tls.certFile)} and ${resolve(tls.keyFile)} are not a usable PEM certificate and matching private key: ${(err as Error).message}`], source)
+  }
+  return { cert, key }
+}
+
 /** Validates an already-parsed config object (no env, no file): defaults, schema, cross-references. */
 export function parseConfig (raw: unknown, options: { production?: boolean, source?: string } = {}): Config {
   const value = Value.Default(ConfigSchema, Value.Clone(raw))
@@ -207,11 +248,15 @@ export function demoSecretsInUse (config: Config): string[] {
 function applyEnv (raw: unknown, env: Env): unknown {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return raw
   const root = Value.Clone(raw) as Record<string, unknown>
+  // section: "http" or a nested "http.tls" (objects on the way are created, or cloned above).
   const set = (section: string, key: string, value: unknown) => {
-    const current = root[section]
-    const target = current !== null && typeof current === 'object' && !Array.isArray(current)
-      ? current as Record<string, unknown>
-      : (root[section] = {}) as Record<string, unknown>
+    let target = root
+    for (const name of section.split('.')) {
+      const current = target[name]
+      target = current !== null && typeof current === 'object' && !Array.isArray(current)
+        ? current as Record<string, unknown>
+        : (target[name] = {}) as Record<string, unknown>
+    }
     target[key] = value
   }
   // Ports that are not plain integers stay strings, so the schema reports them with their path.
@@ -220,6 +265,8 @@ function applyEnv (raw: unknown, env: Env): unknown {
     ['HOST', 'http', 'host', String],
     ['PORT', 'http', 'port', int],
     ['PUBLIC_URL', 'http', 'publicUrl', String],
+    ['TLS_CERT_FILE', 'http.tls', 'certFile', String],
+    ['TLS_KEY_FILE', 'http.tls', 'keyFile', String],
     ['AMI_HOST', 'ami', 'host', String],
     ['AMI_PORT', 'ami', 'port', int],
     ['AMI_USERNAME', 'ami', 'username', String],

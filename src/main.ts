@@ -1,6 +1,6 @@
 // Runs the engine: config, logger, listen, and a graceful close on SIGTERM/SIGINT.
 import { watchFile } from 'node:fs'
-import { configFile, loadConfig, ConfigError } from './config.ts'
+import { configFile, loadConfig, readTlsFiles, ConfigError, type TlsFiles } from './config.ts'
 import { buildApp, type App } from './app.ts'
 
 /** How long in-flight requests may run after SIGTERM before their connections are cut. */
@@ -27,8 +27,10 @@ function reloadApps (app: App, why: string): void {
 
 async function main (): Promise<void> {
   let config
+  let tls: TlsFiles | undefined
   try {
     config = loadConfig()
+    tls = readTlsFiles(config, configFile())
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(err.message + '\n')
@@ -36,7 +38,7 @@ async function main (): Promise<void> {
     }
     throw err
   }
-  const app = await buildApp(config)
+  const app = await buildApp(config, tls === undefined ? {} : { tls })
   let closing = false
   // SIGTERM (orchestrators) or SIGINT (Ctrl-C): stop accepting connections, let in-flight requests
   // finish (requests arriving on open keep-alive connections get 503 + Connection: close, Fastify's

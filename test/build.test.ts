@@ -2,12 +2,14 @@
 // in the process, and serves the README's example. npm test builds before tap runs; this test builds
 // again only when dist/ is missing, so it also works from `npm run test:unit`.
 import { execFile, spawn } from 'node:child_process'
+import { createInterface } from 'node:readline'
 import { existsSync, readFileSync } from 'node:fs'
 import net from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import t from 'tap'
 import { FakeAmi } from './helpers/fake-ami.ts'
+import { recordLine } from './helpers/error-log.ts'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const run = promisify(execFile)
@@ -29,9 +31,10 @@ t.test('node dist/main.js serves the README example with no TypeScript loader in
   const child = spawn(process.execPath, ['dist/main.js'], {
     cwd: ROOT,
     env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: String(port), AMI_HOST: '127.0.0.1', AMI_PORT: String(ami.port), LOG_LEVEL: 'warn' },
-    stdio: ['ignore', 'ignore', 'inherit']
+    stdio: ['ignore', 'pipe', 'inherit']
   })
   t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
+  createInterface({ input: child.stdout }).on('line', recordLine)
   const base = `http://127.0.0.1:${port}`
   const deadline = Date.now() + 15_000
   let health: Response | undefined

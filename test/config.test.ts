@@ -2,7 +2,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import { ConfigError, loadConfig, parseConfig } from '../src/config.ts'
+import { ConfigError, loadConfig, parseConfig, readTlsFiles } from '../src/config.ts'
+import { hasOpenssl, selfSigned } from './helpers/tls.ts'
 
 const defaultFile = new URL('../config/default.json', import.meta.url)
 const demo = (): Record<string, any> => JSON.parse(readFileSync(defaultFile, 'utf8'))
@@ -177,4 +178,24 @@ t.test('http.cors, http.rateLimit and http.metricsToken are optional, validated 
   t.ok(issues.some((i) => i.startsWith('/http/cors/origins/0:')), 'an origin is scheme://host[:port] or *')
   t.ok(issues.some((i) => i.startsWith('/http/rateLimit/max:')))
   t.ok(issues.some((i) => i.startsWith('/http/metricsToken:')))
+})
+
+t.test('http.tls: env TLS_CERT_FILE/TLS_KEY_FILE set it; unreadable, garbled or mismatched files are config errors naming them', { skip: hasOpenssl() ? false : 'openssl not installed' }, async (t) => {
+  const a = selfSigned()
+  const b = selfSigned()
+  const config = loadConfig({ TLS_CERT_FILE: a.certFile, TLS_KEY_FILE: a.keyFile })
+  t.same(config.http.tls, { certFile: a.certFile, keyFile: a.keyFile })
+  t.ok(readTlsFiles(config)?.cert.equals(a.cert), 'a matching pair is read')
+  t.equal(readTlsFiles(loadConfig({})), undefined, 'no tls: plain HTTP')
+  t.throws(() => loadConfig({ TLS_CERT_FILE: a.certFile }), /\/http\/tls.*keyFile/, 'a certificate without a key is refused')
+  const issues = (env: Record<string, string>): string => {
+    try { readTlsFiles(loadConfig(env)) } catch (err) { if (err instanceof ConfigError) return err.issues.join('\n'); throw err }
+    return 'no error'
+  }
+  t.match(issues({ TLS_CERT_FILE: join(a.dir, 'nope.pem'), TLS_KEY_FILE: join(a.dir, 'nope-key.pem') }), /certFile: cannot read .*nope\.pem: ENOENT[^]*keyFile: cannot read .*nope-key\.pem: ENOENT/, 'both missing files are named')
+  t.match(issues({ TLS_CERT_FILE: a.certFile, TLS_KEY_FILE: a.dir }), /keyFile: cannot read .*EISDIR/, 'a directory is unreadable')
+  const garbled = join(dir, 'garbled.pem')
+  writeFileSync(garbled, 'not a certificate\n')
+  t.match(issues({ TLS_CERT_FILE: garbled, TLS_KEY_FILE: a.keyFile }), /\/http\/tls: .*garbled\.pem .* not a usable PEM certificate/, 'a garbled certificate')
+  t.match(issues({ TLS_CERT_FILE: a.certFile, TLS_KEY_FILE: b.keyFile }), /\/http\/tls: .*not a usable PEM certificate and matching private key/, 'a key of another certificate')
 })

@@ -6,6 +6,7 @@ import net from 'node:net'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { FakeAmi } from './helpers/fake-ami.ts'
+import { expectErrorLines, recordLine } from './helpers/error-log.ts'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 
@@ -32,6 +33,7 @@ class Engine {
         const line = this.buffered.slice(0, nl)
         this.buffered = this.buffered.slice(nl + 1)
         try { this.logs.push(JSON.parse(line) as Record<string, unknown>) } catch { this.logs.push({ msg: line }) }
+        recordLine(line)
       }
       for (const w of this.waiters) w()
     })
@@ -197,6 +199,7 @@ t.test('changing an app\'s secret in the config file revokes its tokens at once;
   await engine.waitForLog((l) => l.msg === 'config re-read: apps updated (other changes need a restart)' && Array.isArray(l.removed) && (l.removed as string[]).includes('demo-13'), 5_000, 'demo-13 removed')
   t.equal(await whoami(old13), 401, 'a removed app\'s token answers 401')
   writeFileSync(file, '{ not json')
+  expectErrorLines(1, 'the engine logs the broken config file it refuses')
   await engine.waitForLog((l) => l.msg === 'config re-read failed: keeping the current config', 5_000, 'a broken file refused')
   t.not(await whoami(new12), 401, 'a broken file changes nothing')
   child.kill('SIGTERM')

@@ -7,13 +7,14 @@ import pino from 'pino'
 import { AmiClient, AmiErrorCodes, isAmiError } from '../../src/ami/index.ts'
 import type { AmiClientOptions, AmiEvent, AmiSession } from '../../src/ami/index.ts'
 import { FakeAmi, frame, reply } from '../helpers/fake-ami.ts'
+import { expectErrorLines, recordLine, testLogger } from '../helpers/error-log.ts'
 
 const SECRET = 'fake-secret-XYZ'
 
 /** A debug-level logger whose output is kept, to check what is (not) logged. */
 function memoryLogger (): { logger: pino.Logger, text: () => string } {
   const chunks: string[] = []
-  const stream = new Writable({ write (c, _e, cb) { chunks.push(String(c)); cb() } })
+  const stream = new Writable({ write (c, _e, cb) { chunks.push(String(c)); recordLine(String(c)); cb() } })
   return { logger: pino({ level: 'debug' }, stream), text: () => chunks.join('') }
 }
 
@@ -325,7 +326,7 @@ t.test('connection refused: backoff retries until close()', async (t) => {
   const ami = await FakeAmi.start()
   const port = ami.port
   await ami.close()
-  const client = new AmiClient({ host: '127.0.0.1', port, username: 'u', secret: 's', logger: pino({ level: 'silent' }), backoff: { initialMs: 10, maxMs: 40 } })
+  const client = new AmiClient({ host: '127.0.0.1', port, username: 'u', secret: 's', logger: testLogger(), backoff: { initialMs: 10, maxMs: 40 } })
   t.teardown(() => client.close())
   const reasons: Error[] = []
   client.on('disconnected', (e) => reasons.push(e))
@@ -345,6 +346,7 @@ t.test('garbled frames and a throwing listener do not break the session', async 
   const { ami, client } = await setup(t)
   await started(client)
   let calls = 0
+  expectErrorLines(1, 'the AMI client logs the listener that throws on purpose')
   client.on('event', () => { calls++; if (calls === 1) throw new Error('consumer bug') })
   ami.send('this is not a header\r\n\r\n')
   ami.send('\u0000\u0001\u0002: \r\n:::\r\nResponse\r\n\r\n')

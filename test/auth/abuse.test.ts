@@ -4,7 +4,7 @@ import { createHmac } from 'node:crypto'
 import t from 'tap'
 import { createTokenService } from '../../src/auth/index.ts'
 import { RATE_LIMIT_DEFAULTS } from '../../src/http/security.ts'
-import { build, tokenFor } from '../helpers/app.ts'
+import { NO_PBX, build, expectErrorLines, tokenFor } from '../helpers/app.ts'
 
 const DENIED = { error: { code: 'access_denied', message: 'You are not authorized to use this request.' } }
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url')
@@ -27,11 +27,13 @@ t.test('tokens', async (t) => {
   const claims12 = () => ({ sub: '12', cid: 'demo-12', aud: 'uapi', iat: now() - 10, exp: now() + 3600, jti: 'x', akv })
 
   t.test('a genuine token is accepted (the control case: refused only by the missing PBX)', async (t) => {
+    expectErrorLines(2, NO_PBX)
     t.equal((await get(user12)).json().error.code, 'pbx_unavailable')
     t.equal((await get(jwt({ alg: 'HS256', typ: 'JWT' }, claims12(), secret))).json().error.code, 'pbx_unavailable', 'the hand-made signer matches the engine')
   })
 
   t.test('a token is refused from the second it expires', async (t) => {
+    expectErrorLines(1, NO_PBX)
     // Issued by the engine's own token service, with a clock moved back: no waiting.
     const ttl = app.engine.config.security.tokenTtlSeconds
     const issuedAt = (secondsAgo: number) => createTokenService({ secret, ttlSeconds: ttl, now: () => Date.now() - secondsAgo * 1000 })
@@ -110,12 +112,14 @@ t.test('authority across organizations and users', async (t) => {
   })
 
   t.test('the same shapes of request are allowed inside the caller\'s authority (control cases)', async (t) => {
+    expectErrorLines(4, NO_PBX)
     for (const [who, url] of [['org4', '/uapi/phoneCalls/@me/@self'], ['org3', '/uapi/phoneCalls/13/0003*024'], ['user40', '/uapi/phoneCalls/@me/0004*100'], ['user12', '/uapi/phoneCalls/@me/210']] as const) {
       t.equal((await get(who, url)).json().error.code, 'pbx_unavailable', `${who} ${url}`)
     }
   })
 
   t.test('a call cannot be sent to another organization\'s phone', async (t) => {
+    expectErrorLines(1, NO_PBX)
     const put = (who: keyof typeof tokens, url: string, sendCallTo: string) => app.inject({
       method: 'PUT', url, headers: { authorization: `Bearer ${tokens[who]}` }, payload: { action: 'PickUp', sendCallTo }
     })

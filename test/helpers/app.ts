@@ -1,8 +1,11 @@
-// Builds the engine for tests: the real app, never listening, with a silent logger.
+// Builds the engine for tests: the real app, never listening, with a logger that counts error-level
+// lines (test/helpers/error-log.ts) and prints nothing unless TEST_LOG_LEVEL is set.
 import type { Test } from 'tap'
-import { pino } from 'pino'
 import { buildApp, type App } from '../../src/app.ts'
 import { loadConfig, type Config } from '../../src/config.ts'
+import { testLogger } from './error-log.ts'
+
+export { NO_PBX, expectErrorLines } from './error-log.ts'
 
 export interface BuildTestOptions {
   /** Connect to the bundled PBX (default false: routes only). */
@@ -13,7 +16,7 @@ export interface BuildTestOptions {
 export async function build (t: Test, opts: BuildTestOptions = {}): Promise<App> {
   const base = loadConfig({ LOG_LEVEL: 'silent' })
   const config = opts.config !== undefined ? opts.config(structuredClone(base) as Config) : base
-  const app = await buildApp(config, { logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), connect: opts.connect ?? false })
+  const app = await buildApp(config, { logger: testLogger(), connect: opts.connect ?? false })
   t.teardown(() => app.close())
   await app.ready()
   return app

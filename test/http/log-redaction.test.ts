@@ -9,6 +9,7 @@ import { pino } from 'pino'
 import { buildApp } from '../../src/app.ts'
 import { loadConfig, type Config } from '../../src/config.ts'
 import { redactUrl } from '../../src/http/redact.ts'
+import { recordLine } from '../helpers/error-log.ts'
 import { noRateLimit } from '../helpers/app.ts'
 import { FakeAmi, frame } from '../helpers/fake-ami.ts'
 import { UapiClient, statuses, viewOf } from '../helpers/uapi.ts'
@@ -29,7 +30,7 @@ t.test('redactUrl keeps the names and drops the values of credential parameters'
 
 t.test('a whole session leaves no credential in the log', async (t) => {
   const lines: string[] = []
-  const logger = pino({ level: 'trace' }, { write: (s: string) => { lines.push(s) } })
+  const logger = pino({ level: 'trace' }, { write: (s: string) => { lines.push(s); recordLine(s) } })
   const base = loadConfig({ LOG_LEVEL: 'trace' })
   const fake = await FakeAmi.start({ username: base.ami.username, secret: base.ami.secret })
   t.teardown(() => fake.close())

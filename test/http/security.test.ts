@@ -3,7 +3,7 @@
 // the body-size cap.
 import t from 'tap'
 import type { Config } from '../../src/config.ts'
-import { build, tokenFor } from '../helpers/app.ts'
+import { NO_PBX, build, expectErrorLines, tokenFor } from '../helpers/app.ts'
 
 const withHttp = (http: Partial<Config['http']>) => (c: Config): Config => ({ ...c, http: { ...c.http, ...http } })
 const form = 'application/x-www-form-urlencoded'
@@ -52,6 +52,7 @@ t.test('CORS is off unless origins are configured', async (t) => {
 })
 
 t.test('with CORS origins configured, a preflight with Authorization succeeds for a listed origin only', async (t) => {
+  expectErrorLines(1, NO_PBX)
   const app = await build(t, { config: withHttp({ cors: { origins: ['https://crm.example.com'] } }) })
   const user12 = await tokenFor(app, 12)
   const preflight = (origin: string) => app.inject({
@@ -75,6 +76,7 @@ t.test('with CORS origins configured, a preflight with Authorization succeeds fo
 })
 
 t.test('the general rate limit counts per app, and per IP without a valid token', async (t) => {
+  expectErrorLines(4, NO_PBX)
   const app = await build(t, { config: withHttp({ rateLimit: { max: 3, timeWindowMs: 60_000, tokenMax: 20 } }) })
   const [user12, user13] = [await tokenFor(app, 12), await tokenFor(app, 13)]
   const get = (token: string | undefined, remoteAddress = '127.0.0.1') => app.inject({

@@ -3,7 +3,7 @@
 import { once } from 'node:events'
 import t from 'tap'
 import type { Config } from '../../src/config.ts'
-import { build, tokenFor } from '../helpers/app.ts'
+import { NO_PBX, build, expectErrorLines, tokenFor } from '../helpers/app.ts'
 import { FakeAmi, frame } from '../helpers/fake-ami.ts'
 
 /** The value of one sample line, e.g. sample(text, 'uapi_mirror_calls') or with its labels. */
@@ -27,6 +27,7 @@ t.test('GET /metrics answers the Prometheus text format without a UAPI token', a
 })
 
 t.test('request latency is recorded by route pattern and status code, never by raw URL', async (t) => {
+  expectErrorLines(1, NO_PBX)
   const app = await build(t)
   const user12 = await tokenFor(app, 12)
   await app.inject({ method: 'GET', url: '/uapi/phoneCalls/@me/0003*210', headers: { authorization: `Bearer ${user12}` } })

@@ -3,10 +3,10 @@
 // against the real engine (buildApp, connect: true): what the HTTP API, /health and /metrics show,
 // and which actions reach the peer. Asterisk outages on the real PBX: test/pbx/outage.test.ts.
 import t, { type Test } from 'tap'
-import { pino } from 'pino'
 import { buildApp, type App } from '../../src/app.ts'
 import { loadConfig, type Config } from '../../src/config.ts'
 import { noRateLimit } from '../helpers/app.ts'
+import { expectErrorLines, testLogger } from '../helpers/error-log.ts'
 import { FakeAmi, frame, reply, type FakeAction, type FakeAmiOptions } from '../helpers/fake-ami.ts'
 import { UapiClient, statuses, viewOf } from '../helpers/uapi.ts'
 import { eventually } from '../helpers/wait.ts'
@@ -24,7 +24,7 @@ async function rig (t: Test, opts: FakeAmiOptions & { live?: boolean, script?: (
   const config = noRateLimit(structuredClone(base) as Config)
   config.ami.host = fake.host
   config.ami.port = fake.port
-  const app = await buildApp(config, { logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), connect: true })
+  const app = await buildApp(config, { logger: testLogger(), connect: true })
   t.teardown(() => app.close())
   await app.ready()
   if (opts.live !== false) await app.engine.sync.whenLive(5_000)
@@ -53,6 +53,7 @@ const pickUp = (viewId: string) => ({ action: 'PickUp', sendCallTo: '0003*024', 
 const originates = (fake: FakeAmi): FakeAction[] => fake.actions.filter((a) => a.name.toLowerCase() === 'originate')
 
 t.test('a silent AMI socket makes the engine unavailable within Ping interval + Ping timeout, and it reconnects and resyncs once the peer answers', async (t) => {
+  expectErrorLines(1, 'the List answered 503 while the peer is silent')
   const r = await rig(t, { silentLogin: true })
   const firstConn = r.fake.connections.length
   t.equal((await ready(r.app)).code, 200)
@@ -111,6 +112,7 @@ t.test('while a slow CoreShowChannels is under way requests answer 503 at once, 
     if (h.code === 503) { during++; healths.add(`${h.body.ami}/${h.body.mirror}`) }
     await new Promise((resolve) => setTimeout(resolve, 100))
   }
+  expectErrorLines(seen.get(503) ?? 0, 'each List answered 503 while the snapshot was slow')
   t.same([...codes], ['pbx_unavailable'], 'every 503 is pbx_unavailable')
   t.same([...healths], ['ready/syncing'], '/health/ready: AMI ready, mirror syncing')
   const liveMs = Date.now() - askedAt
@@ -124,6 +126,7 @@ t.test('while a slow CoreShowChannels is under way requests answer 503 at once, 
 })
 
 t.test('an Originate the AMI never answers gives 504 after the action deadline, is sent once, locks its view, and its late reply is ignored', async (t) => {
+  expectErrorLines(1, 'the Originate timeout answered 504')
   const held: FakeAction[] = []
   const r = await rig(t, { script: (fake) => fake.onAction('Originate', (a) => { held.push(a); return null }) })
   const { call, viewId } = await ringingCall(r)
@@ -153,6 +156,7 @@ t.test('an Originate the AMI never answers gives 504 after the action deadline, 
 })
 
 t.test('an Originate in flight when the connection drops fails at once with 503 and is never replayed on the next session', async (t) => {
+  expectErrorLines(1, 'the dropped Originate answered 503')
   const r = await rig(t, { script: (fake) => fake.onAction('Originate', () => null) })
   const { call, viewId } = await ringingCall(r)
   const pending = r.user12.put(`@me/0003*210/${call.id}`, pickUp(viewId))
@@ -171,6 +175,7 @@ t.test('an Originate in flight when the connection drops fails at once with 503 
 })
 
 t.test('a PickUp with ?wait=true whose outcome is pending answers 503 as soon as the AMI connection drops', async (t) => {
+  expectErrorLines(1, 'the PickUp answered 503 on the drop')
   // Regression: it used to wait waitForPickup + 10 s and answer 502 pc_action_failed.
   const r = await rig(t)
   const { call, viewId } = await ringingCall(r)
@@ -188,6 +193,7 @@ t.test('a PickUp with ?wait=true whose outcome is pending answers 503 as soon as
 })
 
 t.test('a PickUp with ?wait=true answers 503 when Asterisk announces Shutdown after hanging up the picker leg', async (t) => {
+  expectErrorLines(1, 'the PickUp answered 503 on Shutdown')
   // Asterisk's own order on `core stop now`: Hangup of every channel, then Shutdown, then close.
   const r = await rig(t)
   const { call, viewId } = await ringingCall(r, 7)

@@ -2,11 +2,12 @@
 // field validation in the order each route checks, and 503 once a request would reach Asterisk.
 // Live behaviour is proven in test/pbx/call-control.test.ts.
 import t from 'tap'
-import { build, tokenFor } from '../helpers/app.ts'
+import { NO_PBX, build, expectErrorLines, tokenFor } from '../helpers/app.ts'
 
 const C2C = { extension: '0003*300', phoneCallView: [{ source: ['0003*300'], destination: ['42420042'], callerId: 'Echo Line <42420042>' }], nonce: 'abc-1' }
 
 t.test('POST /phoneCalls/{userId}/simple', async (t) => {
+  expectErrorLines(8, NO_PBX)
   const app = await build(t)
   const user14 = await tokenFor(app, 14)
   const post = (url: string, body: unknown, token: string | null = user14, contentType = 'application/json') =>
@@ -73,6 +74,7 @@ t.test('POST /phoneCalls/{userId}/simple', async (t) => {
 })
 
 t.test('DELETE /phoneCalls/{userId}/{extension}[/{phoneCallId}]', async (t) => {
+  expectErrorLines(6, NO_PBX)
   const app = await build(t)
   const user12 = await tokenFor(app, 12)
   const del = async (url: string, token = user12) => app.inject({ method: 'DELETE', url, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' } })
@@ -103,6 +105,7 @@ t.test('DELETE /phoneCalls/{userId}/{extension}[/{phoneCallId}]', async (t) => {
 })
 
 t.test('PUT Transfer and TransferToVoicemail', async (t) => {
+  expectErrorLines(5, NO_PBX)
   const app = await build(t)
   const user12 = await tokenFor(app, 12)
   const put = (body: unknown, url = '/uapi/phoneCalls/@me/0003*210/b817d2618fe6f1804333') =>

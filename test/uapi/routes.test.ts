@@ -1,7 +1,7 @@
 // UAPI routes without a PBX: authentication, path scope, parameter validation and the answer
 // while Asterisk is unreachable. (Behaviour with live calls is proven in test/pbx/.)
 import t from 'tap'
-import { build, tokenFor } from '../helpers/app.ts'
+import { NO_PBX, build, expectErrorLines, tokenFor } from '../helpers/app.ts'
 
 t.test('List PhoneCalls', async (t) => {
   const app = await build(t)
@@ -23,6 +23,7 @@ t.test('List PhoneCalls', async (t) => {
   })
 
   t.test('the token is accepted as accessRequestToken, bare or with Bearer', async (t) => {
+    expectErrorLines(2, NO_PBX)
     for (const q of [user12, `Bearer%20${user12}`]) {
       const res = await get(`/uapi/phoneCalls/@me/0003*210?accessRequestToken=${q}`, null)
       t.equal(res.json().error?.code, 'pbx_unavailable', 'authenticated, then refused because the PBX is not connected')
@@ -52,6 +53,7 @@ t.test('List PhoneCalls', async (t) => {
   })
 
   t.test('while the PBX is unreachable a valid request gets 503 pbx_unavailable with Retry-After', async (t) => {
+    expectErrorLines(4, NO_PBX)
     for (const url of ['/uapi/phoneCalls/@me/0003*210', '/uapi/phoneCalls/@me/0003%2A210/', '/unifiedapi/phoneCalls/@me/@self', '/uapi/phoneCalls/12/210']) {
       const res = await get(url)
       t.equal(res.statusCode, 503, url)
@@ -68,6 +70,7 @@ t.test('List PhoneCalls', async (t) => {
 })
 
 t.test('PUT actions are validated field by field with the PickUp page codes', async (t) => {
+  expectErrorLines(5, NO_PBX)
   const app = await build(t)
   const user12 = await tokenFor(app, 12)
   const put = (body: unknown, url = '/uapi/phoneCalls/@me/0003*210/b817d2618fe6f1804333', contentType = 'application/json') =>
