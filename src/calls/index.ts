@@ -16,7 +16,7 @@ export { transfer, type TransferInput, type TransferDone } from './actions/trans
 export { transferToVoicemail, VOICEMAIL_CONTEXT, type TransferToVoicemailInput } from './actions/transfer-to-voicemail.ts'
 export { clickToCall, newNonce, type ClickToCallInput, type ClickToCallStarted } from './actions/click-to-call.ts'
 export { supervise, type SuperviseInput, type SuperviseStarted } from './actions/supervise.ts'
-export { asteriskCallerId, isSupervision, type SupervisionMode } from './recipes.ts'
+export { asteriskCallerId, isSupervision, publicDialString, type SupervisionMode } from './recipes.ts'
 export { CallActionError, type CallActionCode } from './actions/errors.ts'
 export { parseCallerId, type CallerId } from './caller-id.ts'
 export { startRecording, stopRecording, maySeeRecording, isRecordingLive, type StartRecordingInput, type StopRecordingInput, type RecordingStarted } from './actions/recording.ts'

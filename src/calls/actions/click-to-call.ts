@@ -25,6 +25,9 @@ export interface ClickToCallInput {
   readonly callDurationSeconds: number | undefined
   readonly nonce: string
   readonly allowPublicTransfer: boolean
+  /** Several sources or a public one: their dial strings (PJSIP/..., Local/<n>@pstn), rung at once;
+   *  `endpoint` is then unused. The first to answer is connected to the destination. */
+  readonly sources?: readonly string[]
   /** How long to wait for the source leg's first event before answering without it. */
   readonly appearWithinMs: number
 }
@@ -52,7 +55,8 @@ export async function clickToCall (deps: ActionDeps, input: ClickToCallInput): P
       channelId,
       nonce: input.nonce,
       callDurationSeconds: input.callDurationSeconds,
-      allowPublicTransfer: input.allowPublicTransfer
+      allowPublicTransfer: input.allowPublicTransfer,
+      ...(input.sources === undefined ? {} : { sources: input.sources })
     }))
   } catch (err) {
     trackerOf(mirror).cancel(channelId)

@@ -28,7 +28,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import type { Logger } from 'pino'
 import { PhoneCallSchema, Flow, Status, formatCallerId, isoDate, isPublicNumber, parseCallerId, type CallerId, type PhoneCall } from '../../calls/index.ts'
-import { asteriskCallerId, clickToCall, newNonce } from '../../calls/index.ts'
+import { asteriskCallerId, clickToCall, newNonce, publicDialString } from '../../calls/index.ts'
 import type { AmiClient } from '../../ami/index.ts'
 import type { Extension } from '../../directory/index.ts'
 import { uapiError, type UapiErrorCode } from '../errors.ts'
@@ -148,25 +148,41 @@ export const createRoutes: FastifyPluginAsyncTypebox<CreateDeps> = async (app, d
     if (!Array.isArray(views) || views.length !== 1 || typeof views[0] !== 'object' || views[0] === null || Array.isArray(views[0])) throw uapiError('pc_source_invalid', 'phoneCallView must hold one object with source and destination.')
     const view = views[0] as Record<string, unknown>
     const sources = numbers(view.source, 'pc_source_invalid')
+    // The phone the call is listed under (and whose organization's dialplan dials the destination):
+    // the single internal source, else the extension charged.
     let source: Extension
+    // Several sources, or a public one: dial strings rung at once (undefined: one phone, as before).
+    let dialSources: string[] | undefined
+    let sourceNumbers: string[]
     if (sources === undefined) {
       const own = authority.filter((e) => e.ownerId === user.id && inAuthority(e))
       const fallback = charged ?? (own.length === 1 ? own[0] : undefined)
       if (fallback === undefined) throw uapiError(body.extension === undefined ? 'pc_extension_invalid' : 'pc_source_invalid')
       source = fallback
+      sourceNumbers = [source.number]
     } else {
       const resolved = sources.map((s) => resolveNumber(directory, s, orgId))
-      const distinct = new Set(resolved.map((r) => r?.number))
-      if (distinct.size !== 1) throw uapiError('pc_source_invalid', 'Exactly one source is supported.')
-      const r = resolved[0]
-      if (r?.kind !== 'extension' || !inAuthority(r.extension)) throw uapiError('pc_source_invalid', 'The source must be a phone terminal extension within your authority.')
-      source = r.extension
+      const parts: Array<{ number: string, dial: string, extension: Extension | undefined }> = []
+      for (const r of resolved) {
+        if (r === undefined) throw uapiError('pc_source_invalid', 'Each source must be a phone terminal extension within your authority or a public number.')
+        if (r.kind === 'extension' && !inAuthority(r.extension)) throw uapiError('pc_source_invalid', 'The source must be a phone terminal extension within your authority.')
+        const number = r.kind === 'public' ? r.number.replace(/^\+/, '') : r.number
+        if (parts.some((p) => p.number === number)) continue
+        parts.push(r.kind === 'extension' ? { number, dial: r.extension.endpoint as string, extension: r.extension } : { number: r.number, dial: publicDialString(r.number), extension: undefined })
+      }
+      const internal = parts.map((p) => p.extension).filter((e): e is Extension => e !== undefined)
+      const own = authority.filter((e) => e.ownerId === user.id && inAuthority(e))
+      const lead = parts.length === 1 && internal.length === 1 ? internal[0] : (charged ?? internal[0] ?? (own.length === 1 ? own[0] : undefined))
+      if (lead === undefined) throw uapiError('pc_extension_invalid', 'A public source needs the extension charged.')
+      source = lead
+      sourceNumbers = parts.map((p) => p.number)
+      if (parts.length > 1 || internal.length === 0) dialSources = parts.map((p) => p.dial)
     }
     charged ??= source
     const destinations = numbers(view.destination, 'pc_destination_invalid')
     if (destinations?.length !== 1) throw uapiError('pc_destination_invalid')
     const dest = resolveNumber(directory, destinations[0], source.organizationId)
-    if (dest === undefined || dest.number === source.number || (dest.kind === 'extension' && dest.extension.organizationId !== source.organizationId)) throw uapiError('pc_destination_invalid')
+    if (dest === undefined || sourceNumbers.includes(dest.number) || sourceNumbers.includes(dest.number.replace(/^\+/, '')) || (dest.kind === 'extension' && dest.extension.organizationId !== source.organizationId)) throw uapiError('pc_destination_invalid')
     const callerId = callerIdOf(view.callerId ?? view.callerID)
     const callerDestination = callerIdOf(view.callerDestination)
     let nonce: string
@@ -180,7 +196,8 @@ export const createRoutes: FastifyPluginAsyncTypebox<CreateDeps> = async (app, d
     // Configured caller ids were validated at load; parseCallerId accepts them.
     const destinationCallerId = dest.kind === 'extension' ? parseCallerId(dest.extension.callerId) : undefined
     const sourceSees = callerId ?? destinationCallerId ?? { name: undefined, number: dest.number }
-    const destinationSees = callerDestination ?? parseCallerId(source.callerId) ?? { name: undefined, number: source.number }
+    const publicSource = dialSources !== undefined && sourceNumbers.length === 1 ? sourceNumbers[0] : undefined
+    const destinationSees = callerDestination ?? (publicSource !== undefined ? { name: undefined, number: publicSource } : undefined) ?? parseCallerId(source.callerId) ?? { name: undefined, number: source.number }
     const started = await clickToCall({ ami: deps.ami, mirror: calls.mirror, calls, log: deps.log }, {
       endpoint: source.endpoint as string,
       sourceExtension: source.number,
@@ -192,10 +209,12 @@ export const createRoutes: FastifyPluginAsyncTypebox<CreateDeps> = async (app, d
       callDurationSeconds: callDuration,
       nonce,
       allowPublicTransfer,
-      appearWithinMs: APPEAR_WITHIN_MS
+      appearWithinMs: APPEAR_WITHIN_MS,
+      ...(dialSources === undefined ? {} : { sources: dialSources })
     })
     const self = `${baseUrl(request, deps.publicUrl)}${deps.basePath}/phoneCalls/${rs.userSegment}/${source.number}/${started.id}`
-    if (started.call !== undefined) return [{ ...calls.project(started.call, source.number), links: { self } }]
+    // Several sources: the originated leg is a Local channel (never a view); the sources' legs come later.
+    if (started.call !== undefined && dialSources === undefined) return [{ ...calls.project(started.call, source.number), links: { self } }]
     const ownerId = String(source.organizationId)
     const minimal: PhoneCall = {
       id: started.id,
@@ -204,15 +223,15 @@ export const createRoutes: FastifyPluginAsyncTypebox<CreateDeps> = async (app, d
       ownerName: directory.organization(source.organizationId)?.name ?? '',
       published: isoDate(Date.now()),
       nonce,
-      phoneCallView: [{
-        id: '00',
-        extension: source.number,
-        source: [source.number],
+      phoneCallView: sourceNumbers.map((n, i) => ({
+        id: String(i).padStart(2, '0'),
+        extension: isPublicNumber(n) ? source.number : n,
+        source: [n],
         destination: [dest.number],
-        flow: isPublicNumber(dest.number) ? Flow.outgoingPublic : Flow.local,
+        flow: isPublicNumber(dest.number) ? Flow.outgoingPublic : isPublicNumber(n) ? Flow.incomingPublic : Flow.local,
         status: Status.trying,
         callerId: formatCallerId(sourceSees.name ?? '', sourceSees.number)
-      }],
+      })),
       links: { self }
     }
     return [minimal]
