@@ -14,7 +14,7 @@ export { pickUp, viewLeg, type PickUpInput, type PickUpOutcome, type PickUpStart
 export { hangUp, hangUpTargets, type HangUpInput, type HangUpTarget } from './actions/hang-up.ts'
 export { transfer, type TransferInput, type TransferDone } from './actions/transfer.ts'
 export { transferToVoicemail, VOICEMAIL_CONTEXT, type TransferToVoicemailInput } from './actions/transfer-to-voicemail.ts'
-export { clickToCall, newNonce, type ClickToCallInput, type ClickToCallStarted } from './actions/click-to-call.ts'
+export { clickToCall, conferenceInvite, newNonce, type ClickToCallInput, type ClickToCallStarted, type ConferenceInviteInput } from './actions/click-to-call.ts'
 export { supervise, type SuperviseInput, type SuperviseStarted } from './actions/supervise.ts'
 export { asteriskCallerId, isSupervision, publicDialString, type SupervisionMode } from './recipes.ts'
 export { CallActionError, type CallActionCode } from './actions/errors.ts'

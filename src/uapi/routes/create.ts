@@ -1,11 +1,13 @@
-// POST /phoneCalls/{userId}/simple: Create Simple PhoneCalls, a click-to-call (reference 3.2).
+// POST /phoneCalls/{userId}/simple: Create Simple PhoneCalls, a click-to-call (reference 3.2); also
+// .../callback (3.3) and .../conferenceInvite (3.4), at the end of this file.
 // The source phone rings first; once it answers, the destination is dialed from its leg.
 //
 // Decisions (the page leaves them open):
-// - source: exactly one number, a phone terminal extension (full or short) within the path user's
-//   authority (a user: its own phones; an organization account: its organization's; admin: any).
-//   Several distinct sources, or a public source (callback-like), are pc_source_invalid: this
-//   engine rings one phone. An absent source means the payload's `extension`.
+// - source: one or more numbers: phone terminal extensions (full or short) within the path user's
+//   authority (a user: its own phones; an organization account: its organization's; admin: any)
+//   and/or public numbers. One phone: it is originated directly, as always. Several, or a public
+//   one: Local/s@vn-sources/n rings them all at once (first to answer wins). An absent source means
+//   the payload's `extension`.
 // - extension: the extension charged; a phone terminal in the path user's authority, full or short.
 //   Absent: the source, or else the path user's only phone terminal. List shows the call under the
 //   source's extension (PhoneCall.extension is the source there).
@@ -28,7 +30,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import type { Logger } from 'pino'
 import { PhoneCallSchema, Flow, Status, formatCallerId, isoDate, isPublicNumber, parseCallerId, type CallerId, type PhoneCall } from '../../calls/index.ts'
-import { asteriskCallerId, clickToCall, newNonce, publicDialString } from '../../calls/index.ts'
+import { asteriskCallerId, clickToCall, conferenceInvite, newNonce, publicDialString } from '../../calls/index.ts'
 import type { AmiClient } from '../../ami/index.ts'
 import type { Extension } from '../../directory/index.ts'
 import { uapiError, type UapiErrorCode } from '../errors.ts'
@@ -100,6 +102,11 @@ function callerIdOf (value: unknown): CallerId | undefined {
   const parsed = typeof value === 'string' ? parseCallerId(value) : undefined
   if (parsed === undefined) throw uapiError('pc_callerid_invalid')
   return parsed
+}
+
+/** The ConfBridge room of a scheduled conference (asterisk/confbridge.conf): conf-0003_211-3. */
+export function conferenceRoom (extension: string, number: string): string {
+  return `conf-${extension.replace('*', '_')}-${number}`
 }
 
 /** Asterisk caller id for a Variable value: commas would split it, so names lose them. */
@@ -235,5 +242,160 @@ export const createRoutes: FastifyPluginAsyncTypebox<CreateDeps> = async (app, d
       links: { self }
     }
     return [minimal]
+  })
+
+  /** The one-element phoneCallView of a create payload (pc_source_invalid otherwise). */
+  const onlyView = (body: { phoneCallView?: unknown }): Record<string, unknown> => {
+    const views = body.phoneCallView
+    if (!Array.isArray(views) || views.length !== 1 || typeof views[0] !== 'object' || views[0] === null || Array.isArray(views[0])) throw uapiError('pc_source_invalid', 'phoneCallView must hold one object with source and destination.')
+    return views[0] as Record<string, unknown>
+  }
+  const nonceOf = (value: unknown): string => {
+    if (value === undefined) return newNonce()
+    if (typeof value === 'string' && NONCE.test(value)) return value
+    throw uapiError('pc_nonce_invalid')
+  }
+  const onePublic = (value: unknown, code: UapiErrorCode): string => {
+    const list = numbers(value, code)
+    if (list?.length !== 1 || !isPublicNumber(list[0] as string)) throw uapiError(code, 'One public number is required.')
+    return list[0] as string
+  }
+  const minimalCall = (id: string, ext: Extension, nonce: string, views: PhoneCall['phoneCallView'], self: string): PhoneCall => ({
+    id,
+    extension: ext.number,
+    ownerId: String(ext.organizationId),
+    ownerName: directory.organization(ext.organizationId)?.name ?? '',
+    published: isoDate(Date.now()),
+    nonce,
+    phoneCallView: views,
+    links: { self }
+  })
+
+  // POST /phoneCalls/{userId}/callback (reference 3.3): through a Callback extension within the path
+  // user's authority, the PBX calls the public source first and, once it answers, the public
+  // destination from the extension's dialplan context. Both parties are public channels.
+  app.post('/phoneCalls/:userId/callback', {
+    schema: {
+      summary: 'Create a callback PhoneCall: call a public source, then connect it to a public destination',
+      description: 'Answers 200 with an array of one PhoneCall.',
+      tags: ['PhoneCalls'],
+      hide: deps.hide,
+      security: [{ bearer: [] }],
+      params: UserParams,
+      querystring: CreateQuery,
+      body: CreateBody,
+      response: { 200: Type.Array(PhoneCallSchema), ...errorResponses }
+    },
+    config: { errorCodes: createErrorCodes }
+  }, async (request) => {
+    const { query, params } = request
+    const body = request.body ?? {}
+    const rs = requestScope(directory, request, params.userId, '@self')
+    const waitSeconds = parseWaitSeconds(query.waitForPickup)
+    if (waitSeconds === undefined) throw uapiError('pc_timeout_invalid')
+    const callDuration = parseCallDuration(query.callDuration)
+    parseBoolean(query.allowPublicTransfer, 'pc_allowpublictransfer_invalid')
+    parseBoolean(query.video, 'pc_video_invalid')
+    const r = resolveNumber(directory, body.extension, rs.scope.user.organizationId)
+    if (r?.kind !== 'extension' || r.extension.type !== 'callback' || !rs.scope.extensions.some((e) => e.number === r.number)) throw uapiError('pc_extension_invalid', 'extension must be a Callback extension of the user.')
+    const ext = r.extension
+    const view = onlyView(body)
+    const source = onePublic(view.source, 'pc_source_invalid')
+    const destination = onePublic(view.destination, 'pc_destination_invalid')
+    if (source.replace(/^\+/, '') === destination.replace(/^\+/, '')) throw uapiError('pc_destination_invalid')
+    const callerId = callerIdOf(view.callerId ?? view.callerID)
+    const nonce = nonceOf(body.nonce)
+    if (!calls.available) throw uapiError('pbx_unavailable')
+    const sourceSees = callerId ?? { name: undefined, number: destination }
+    const started = await clickToCall({ ami: deps.ami, mirror: calls.mirror, calls, log: deps.log }, {
+      endpoint: publicDialString(source),
+      sources: [publicDialString(source)],
+      sourceExtension: ext.number,
+      context: ext.context,
+      destination,
+      sourceSees: forVariable(sourceSees),
+      destinationSees: forVariable({ name: undefined, number: source }),
+      waitForPickupMs: Math.round(waitSeconds * 1000),
+      callDurationSeconds: callDuration,
+      nonce,
+      allowPublicTransfer: false,
+      appearWithinMs: APPEAR_WITHIN_MS
+    })
+    const self = `${baseUrl(request, deps.publicUrl)}${deps.basePath}/phoneCalls/${rs.userSegment}/${ext.number}/${started.id}`
+    return [minimalCall(started.id, ext, nonce, [{
+      id: '00',
+      extension: ext.number,
+      source: [source],
+      destination: [destination],
+      flow: Flow.outgoingPublic,
+      status: Status.trying,
+      callerId: formatCallerId(sourceSees.name ?? '', sourceSees.number)
+    }], self)]
+  })
+
+  // POST /phoneCalls/{userId}/conferenceInvite?number=&pin= (reference 3.4): rings the destination
+  // (a phone of the organization or a public number) and, once it answers, puts it into the
+  // scheduled conference `number` of the Conference extension (a ConfBridge room). The PIN is
+  // checked here; nothing reaches Asterisk when it or the number is wrong.
+  const InviteQuery = Type.Object({
+    waitForPickup: Type.Optional(QueryValue('Seconds the invitee rings (default 25)')),
+    number: Type.Optional(QueryValue('Number of the scheduled conference')),
+    pin: Type.Optional(QueryValue('PIN of the scheduled conference')),
+    accessRequestToken: Type.Optional(Type.String({ maxLength: 4096 }))
+  })
+  app.post('/phoneCalls/:userId/conferenceInvite', {
+    schema: {
+      summary: 'Invite a number into a scheduled conference of a Conference extension',
+      description: 'Answers 200 with an array of one PhoneCall, the invitee\'s.',
+      tags: ['PhoneCalls'],
+      hide: deps.hide,
+      security: [{ bearer: [] }],
+      params: UserParams,
+      querystring: InviteQuery,
+      body: CreateBody,
+      response: { 200: Type.Array(PhoneCallSchema), ...errorResponses }
+    },
+    config: { errorCodes: { body: 'request_invalid', 'querystring/waitForPickup': 'pc_timeout_invalid', 'querystring/number': 'pc_number_invalid', 'querystring/pin': 'pc_pin_invalid', 'params/userId': 'user_invalid' } }
+  }, async (request) => {
+    const { query, params } = request
+    const body = request.body ?? {}
+    const rs = requestScope(directory, request, params.userId, '@self')
+    const waitSeconds = parseWaitSeconds(query.waitForPickup)
+    if (waitSeconds === undefined) throw uapiError('pc_timeout_invalid')
+    const r = resolveNumber(directory, body.extension, rs.scope.user.organizationId)
+    if (r?.kind !== 'extension' || r.extension.type !== 'conference' || !rs.scope.extensions.some((e) => e.number === r.number)) throw uapiError('pc_extension_invalid', 'extension must be a Conference extension of the user.')
+    const ext = r.extension
+    const scheduled = ext.conferences?.find((c) => c.number === query.number?.trim())
+    if (scheduled === undefined) throw uapiError('pc_number_invalid')
+    if ((query.pin ?? '') !== scheduled.pin) throw uapiError('pc_pin_invalid')
+    const view = onlyView(body)
+    const sources = numbers(view.source, 'pc_source_invalid')
+    if (sources !== undefined && (sources.length !== 1 || resolveNumber(directory, sources[0], ext.organizationId)?.number !== ext.number)) throw uapiError('pc_source_invalid', 'The source, when given, is the Conference extension.')
+    const destinations = numbers(view.destination, 'pc_destination_invalid')
+    if (destinations?.length !== 1) throw uapiError('pc_destination_invalid')
+    const dest = resolveNumber(directory, destinations[0], ext.organizationId)
+    if (dest === undefined || (dest.kind === 'extension' && (dest.extension.organizationId !== ext.organizationId || dest.extension.type !== 'phone-terminal' || dest.extension.endpoint === undefined))) throw uapiError('pc_destination_invalid')
+    const callerId = callerIdOf(view.callerId ?? view.callerID) ?? parseCallerId(ext.callerId) ?? { name: undefined, number: ext.number }
+    const nonce = nonceOf(body.nonce)
+    if (!calls.available) throw uapiError('pbx_unavailable')
+    const started = await conferenceInvite({ ami: deps.ami, mirror: calls.mirror, calls, log: deps.log }, {
+      endpoint: dest.kind === 'extension' ? dest.extension.endpoint as string : publicDialString(dest.number),
+      room: conferenceRoom(ext.number, scheduled.number),
+      destination: dest.number,
+      callerId: forVariable(callerId),
+      waitForPickupMs: Math.round(waitSeconds * 1000),
+      nonce,
+      appearWithinMs: APPEAR_WITHIN_MS
+    })
+    const self = `${baseUrl(request, deps.publicUrl)}${deps.basePath}/phoneCalls/${rs.userSegment}/${ext.number}/${started.id}`
+    return [minimalCall(started.id, ext, nonce, [{
+      id: '00',
+      extension: dest.kind === 'extension' ? dest.number : ext.number,
+      source: [ext.number],
+      destination: [dest.number],
+      flow: isPublicNumber(dest.number) ? Flow.outgoingPublic : Flow.local,
+      status: Status.trying,
+      callerId: formatCallerId(callerId.name ?? '', callerId.number)
+    }], self)]
   })
 }
