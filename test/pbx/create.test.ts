@@ -70,11 +70,13 @@ t.test('Simple with the public source 42420042 to 210: the public side is called
   t.match(invite.header('From'), /<sip:42420042@/, '210 is shown the public number')
   // 210 is bridged with the Local chain whose far end is the public party (answering with Echo).
   const b210 = await obs.waitFor((e) => e.event === 'BridgeEnter' && e.channel?.startsWith('PJSIP/0003*210-') === true, { from: mark, timeoutMs: 10_000 })
-  const peers = obs.events((e) => e.event === 'BridgeEnter' && e.bridgeuniqueid === b210.bridgeuniqueid && e.channel?.startsWith('Local/s@vn-sources-') === true, mark)
-  t.equal(peers.length, 1, `210 bridged with ${peers[0]?.channel ?? '?'}`)
-  const far = (peers[0]?.channel ?? '').replace(/;1$/, ';2')
-  const pstn1 = obs.events((e) => e.event === 'BridgeEnter' && e.channel?.startsWith('Local/42420042@pstn-') === true && e.channel.endsWith(';1'), mark)
-  t.ok(pstn1.some((p) => obs.events((e) => e.event === 'BridgeEnter' && e.channel === far && e.bridgeuniqueid === p.bridgeuniqueid, mark).length > 0), 'whose other half is bridged with the public party')
+  // The two parties of a bridge enter it in either order: wait for the other one.
+  const peer = await eventually(() => obs.events((e) => e.event === 'BridgeEnter' && e.bridgeuniqueid === b210.bridgeuniqueid && e.channel?.startsWith('Local/s@vn-sources-') === true, mark)[0], { what: '210\'s bridge peer' })
+  t.pass(`210 bridged with ${peer.channel ?? '?'}`)
+  const far = (peer.channel ?? '').replace(/;1$/, ';2')
+  await eventually(() => obs.events((e) => e.event === 'BridgeEnter' && e.channel?.startsWith('Local/42420042@pstn-') === true && e.channel.endsWith(';1'), mark)
+    .find((p) => obs.events((e) => e.event === 'BridgeEnter' && e.channel === far && e.bridgeuniqueid === p.bridgeuniqueid, mark).length > 0), { what: 'the other half bridged with the public party' })
+  t.pass('whose other half is bridged with the public party')
   await eventually(async () => (await listChannels()).find((c) => c.Context === 'pstn' && c.Exten === '42420042' && c.Application === 'Echo'), { what: 'the public party answering with Echo' })
   const org3 = await UapiClient.as(app, 3)
   const listed = await org3.until(`@me/0003*210/${created.id}`, (c) => (statuses(c.entry[0])['0003*210'] === 5 ? c : undefined), '210 on call in List')
@@ -148,8 +150,33 @@ t.test('Callback through 212 from the public 42420001 to the public 42420042: bo
   const enter = (prefix: string) => obs.events((e) => e.event === 'BridgeEnter' && e.channel?.startsWith(prefix) === true && e.channel.endsWith(';1'), mark)[0]
   await eventually(() => enter('Local/42420042@pstn-'), { what: '42420042 bridged' })
   const d1 = enter('Local/42420042@pstn-')
-  const s1 = enter('Local/42420001@pstn-')
-  const mid1 = obs.events((e) => e.event === 'BridgeEnter' && e.bridgeuniqueid === d1?.bridgeuniqueid && e.channel?.startsWith('Local/s@vn-sources-') === true, mark)[0]
-  const mid2 = obs.events((e) => e.event === 'BridgeEnter' && e.bridgeuniqueid === s1?.bridgeuniqueid && e.channel?.startsWith('Local/s@vn-sources-') === true, mark)[0]
-  t.ok(mid1 !== undefined && mid2 !== undefined && mid1.channel?.replace(/;1$/, '') === mid2.channel?.replace(/;2$/, ''), 'the two public parties are bridged through the halves of one Local channel')
+  const s1 = await eventually(() => enter('Local/42420001@pstn-'), { what: '42420001 bridged' })
+  const midOf = (bridge: string | undefined) => obs.events((e) => e.event === 'BridgeEnter' && e.bridgeuniqueid === bridge && e.channel?.startsWith('Local/s@vn-sources-') === true, mark)[0]
+  const mid1 = await eventually(() => midOf(d1?.bridgeuniqueid), { what: 'the Local half bridged with 42420042' })
+  const mid2 = await eventually(() => midOf(s1.bridgeuniqueid), { what: 'the Local half bridged with 42420001' })
+  t.ok(mid1.channel?.replace(/;1$/, '') === mid2.channel?.replace(/;2$/, ''), 'the two public parties are bridged through the halves of one Local channel')
+})
+
+t.test('several sources honour waitForPickup (nobody answers: all stop ringing) and callDuration (the answered call ends)', async (t) => {
+  const { app } = await setup(t)
+  const org3 = await UapiClient.as(app, 3)
+  const p300 = await Phone.register('0003*300', { mode: 'ring' })
+  const p301 = await Phone.register('0003*301', { mode: 'ring' })
+  const res = await org3.post('@me/simple?waitForPickup=2', { extension: '300', phoneCallView: [{ source: ['300', '301'], destination: ['42420042'] }] })
+  t.equal(res.status, 200, JSON.stringify(res.body))
+  const [i300, c300, c301] = await Promise.all([p300.waitFor('INVITE'), p300.waitFor('CANCEL', { timeoutMs: 6_000 }), p301.waitFor('CANCEL', { timeoutMs: 6_000 })])
+  const rang = Date.parse(c300.time) - Date.parse(i300.time)
+  t.ok(rang >= 1_500 && rang <= 3_500, `both sources were cancelled about 2 s after ringing (${rang} ms)`)
+  t.ok(c301 !== undefined)
+  await stopAllPhones()
+
+  const q300 = await Phone.register('0003*300', { mode: 'ring' })
+  const q301 = await Phone.register('0003*301', { mode: 'answer', answerAfterMs: 200 })
+  const timed = await org3.post('@me/simple?callDuration=3', { extension: '300', phoneCallView: [{ source: ['300', '301'], destination: ['42420042'] }] })
+  t.equal(timed.status, 200, JSON.stringify(timed.body))
+  const invite = await q301.waitFor('INVITE')
+  await q300.waitFor('CANCEL')
+  const bye = await q301.waitFor('BYE', { timeoutMs: 10_000 })
+  const lasted = Date.parse(bye.time) - Date.parse(invite.time)
+  t.ok(lasted >= 2_500 && lasted <= 4_500, `Asterisk ended the call about 3 s after it was placed (${lasted} ms)`)
 })
