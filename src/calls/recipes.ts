@@ -81,6 +81,8 @@ export function clickToCallOriginate (p: {
   allowPublicTransfer: boolean
   /** Several sources, or a public one: their dial strings, rung at once by [vn-sources]. */
   sources?: readonly string[]
+  /** The Local channel that rings `sources` (default SOURCES_CHANNEL): a Callback extension's endpoint. */
+  sourcesChannel?: string
 }): AmiHeaders {
   const variables = [
     'VN_OP=c2c',
@@ -93,7 +95,7 @@ export function clickToCallOriginate (p: {
   if (p.callDurationSeconds !== undefined) variables.push(`TIMEOUT(absolute)=${p.callDurationSeconds}`)
   if (p.sources !== undefined) variables.push(`VN_SOURCES=${p.sources.join('&')}`)
   return {
-    Channel: p.sources === undefined ? p.endpoint : SOURCES_CHANNEL,
+    Channel: p.sources === undefined ? p.endpoint : (p.sourcesChannel ?? SOURCES_CHANNEL),
     Context: p.context,
     Exten: p.destination,
     Priority: 1,

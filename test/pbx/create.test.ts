@@ -151,10 +151,21 @@ t.test('Callback through 212 from the public 42420001 to the public 42420042: bo
   await eventually(() => enter('Local/42420042@pstn-'), { what: '42420042 bridged' })
   const d1 = enter('Local/42420042@pstn-')
   const s1 = await eventually(() => enter('Local/42420001@pstn-'), { what: '42420001 bridged' })
-  const midOf = (bridge: string | undefined) => obs.events((e) => e.event === 'BridgeEnter' && e.bridgeuniqueid === bridge && e.channel?.startsWith('Local/s@vn-sources-') === true, mark)[0]
+  const midOf = (bridge: string | undefined) => obs.events((e) => e.event === 'BridgeEnter' && e.bridgeuniqueid === bridge && e.channel?.startsWith('Local/0003*212@vn-callback-') === true, mark)[0]
   const mid1 = await eventually(() => midOf(d1?.bridgeuniqueid), { what: 'the Local half bridged with 42420042' })
   const mid2 = await eventually(() => midOf(s1.bridgeuniqueid), { what: 'the Local half bridged with 42420001' })
   t.ok(mid1.channel?.replace(/;1$/, '') === mid2.channel?.replace(/;2$/, ''), 'the two public parties are bridged through the halves of one Local channel')
+  t.match(mid1.channel, /^Local\/0003\*212@vn-callback-/, 'the Callback extension\'s own Local channel')
+  // List: one call under the Callback extension, on call, with the created id.
+  const listed = await user12.until(`@me/0003*212/${created.id}`, (c) => (c.entry[0]?.phoneCallView[0]?.status === 5 ? c : undefined), 'the callback on call in List')
+  t.equal(listed.totalResults, 1, 'one call')
+  const call = listed.entry[0] as PhoneCall
+  t.equal(call.id, created.id, 'the created id')
+  t.equal(call.phoneCallView.length, 1, 'one view: the Callback extension\'s leg (public parties are channels, not views)')
+  t.same(call.phoneCallView[0]?.destination, ['42420042'])
+  t.equal(call.phoneCallView[0]?.flow, 4)
+  const all = await user12.list('@me/@self')
+  t.equal(all.entry.filter((c: PhoneCall) => c.id === created.id).length, 1, 'once in the user\'s @self list')
 })
 
 t.test('several sources honour waitForPickup (nobody answers: all stop ringing) and callDuration (the answered call ends)', async (t) => {

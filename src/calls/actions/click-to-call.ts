@@ -28,6 +28,8 @@ export interface ClickToCallInput {
   /** Several sources or a public one: their dial strings (PJSIP/..., Local/<n>@pstn), rung at once;
    *  `endpoint` is then unused. The first to answer is connected to the destination. */
   readonly sources?: readonly string[]
+  /** The Local channel ringing `sources` (default Local/s@vn-sources/n). */
+  readonly sourcesChannel?: string
   /** How long to wait for the source leg's first event before answering without it. */
   readonly appearWithinMs: number
 }
@@ -56,7 +58,8 @@ export async function clickToCall (deps: ActionDeps, input: ClickToCallInput): P
       nonce: input.nonce,
       callDurationSeconds: input.callDurationSeconds,
       allowPublicTransfer: input.allowPublicTransfer,
-      ...(input.sources === undefined ? {} : { sources: input.sources })
+      ...(input.sources === undefined ? {} : { sources: input.sources }),
+      ...(input.sourcesChannel === undefined ? {} : { sourcesChannel: input.sourcesChannel })
     }))
   } catch (err) {
     trackerOf(mirror).cancel(channelId)

@@ -310,6 +310,9 @@ export const createRoutes: FastifyPluginAsyncTypebox<CreateDeps> = async (app, d
     const started = await clickToCall({ ami: deps.ami, mirror: calls.mirror, calls, log: deps.log }, {
       endpoint: publicDialString(source),
       sources: [publicDialString(source)],
+      // The extension's own Local channel (config endpoint Local/<ext>@vn-callback): its ;1 half is
+      // the call's view in List, under the Callback extension, on every engine instance.
+      ...(ext.endpoint?.startsWith('Local/') === true ? { sourcesChannel: `${ext.endpoint}/n` } : {}),
       sourceExtension: ext.number,
       context: ext.context,
       destination,
