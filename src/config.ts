@@ -92,7 +92,13 @@ const ExtensionSchema = Type.Object({
   endpoint: Type.Optional(Type.String({ pattern: '^[A-Za-z][A-Za-z0-9_]*/\\S+$' })),
   callerId: Type.String({ pattern: '^[^<>]*<[0-9*+]+>$' }),
   context: Type.String({ minLength: 1 }),
-  voicemail: Type.Boolean({ default: false })
+  voicemail: Type.Boolean({ default: false }),
+  // Conference extensions: their scheduled conferences (UAPI ConferenceInvite ?number=&pin=), each a
+  // ConfBridge room of the bundled PBX (asterisk/confbridge.conf).
+  conferences: Type.Optional(Type.Array(Type.Object({
+    number: Type.String({ pattern: '^[0-9]{1,16}$' }),
+    pin: Type.String({ pattern: '^[0-9]{0,16}$' })
+  }, { additionalProperties: false }), { maxItems: 1000 }))
 }, { additionalProperties: false })
 
 const AppSchema = Type.Object({
@@ -349,6 +355,14 @@ function checkDirectory (dir: DirectoryConfig): string[] {
       const key = endpointKey(ext.endpoint)
       if (endpoints.has(key)) issues.push(`${at}/endpoint: duplicate endpoint ${ext.endpoint}`)
       endpoints.add(key)
+    }
+    if (ext.conferences !== undefined) {
+      if (ext.type !== 'conference') issues.push(`${at}/conferences: only a conference extension has scheduled conferences`)
+      const seen = new Set<string>()
+      for (const c of ext.conferences) {
+        if (seen.has(c.number)) issues.push(`${at}/conferences: duplicate conference number ${c.number}`)
+        seen.add(c.number)
+      }
     }
   })
 

@@ -35,7 +35,7 @@ t.test('the bundled config loads with its documented defaults', async (t) => {
   t.equal(config.log.level, 'info')
   t.equal(config.directory.organizations.length, 2)
   t.equal(config.directory.users.length, 8)
-  t.equal(config.directory.extensions.length, 5)
+  t.equal(config.directory.extensions.length, 7)
   t.same(config.directory.apps.map((a) => a.clientId), ['demo-1', 'demo-3', 'demo-4', 'demo-12', 'demo-13', 'demo-14', 'demo-15', 'demo-40'])
   t.notOk(JSON.stringify(config.directory.apps).includes('demo-secret-'), 'no clear-text app secret is stored')
 })
@@ -128,10 +128,10 @@ t.test('cross-references in the directory are checked', async (t) => {
     '/directory/users/9/organizationId: unknown organization 9',
     '/directory/users/10/organizationId: required for role user',
     '/directory/users/11/organizationId: an admin belongs to no organization',
-    '/directory/extensions/5/number: must start with 0003* (organization 3 of the owner)',
-    '/directory/extensions/6/ownerId: unknown user 99',
-    '/directory/extensions/6/endpoint: required for a phone-terminal',
-    '/directory/extensions/7/endpoint: duplicate endpoint pjsip/0003*210',
+    '/directory/extensions/7/number: must start with 0003* (organization 3 of the owner)',
+    '/directory/extensions/8/ownerId: unknown user 99',
+    '/directory/extensions/8/endpoint: required for a phone-terminal',
+    '/directory/extensions/9/endpoint: duplicate endpoint pjsip/0003*210',
     '/directory/apps/8/clientId: duplicate client id demo-1',
     '/directory/apps/8/userId: unknown user 77'
   ])

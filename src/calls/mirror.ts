@@ -596,13 +596,16 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     const tech = slash > 0 ? this.strings.intern(channel.slice(0, slash)) : ''
     const dash = channel.lastIndexOf('-')
     const resource = this.strings.intern(channel.slice(slash + 1, dash > slash ? dash : undefined))
-    const local = tech === 'Local'
     const endpoint = tech + '/' + resource
     let party = this.partyCache.get(endpoint)
     if (party === undefined) {
-      party = local ? null : (this.resolveParty(tech, resource) ?? null)
+      party = this.resolveParty(tech, resource) ?? null
       this.partyCache.set(detach(endpoint), party)
     }
+    // Local halves are never views, except the ;1 half of a Local channel the directory names as an
+    // extension's endpoint (a Callback extension's Local/<ext>@vn-callback): that leg is its view.
+    const local = tech === 'Local' && (party === null || !channel.endsWith(';1'))
+    if (local) party = null
     leg.tech = tech
     leg.resource = resource
     leg.local = local

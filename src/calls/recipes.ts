@@ -33,6 +33,34 @@ export function asteriskCallerId (name: string | undefined, number: string): str
 }
 
 /**
+ * The Local channel of a Create Simple with several sources or a public source (extensions.conf
+ * [vn-sources]): its ;2 half Dials VN_SOURCES at once; /n keeps ;1 (and its TIMEOUT) in the call.
+ */
+export const SOURCES_CHANNEL = 'Local/s@vn-sources/n'
+
+/** The dial string of a public party: the simulated carrier of extensions.conf [pstn]. */
+export function publicDialString (number: string): string {
+  return `Local/${number.replace(/^\+/, '')}@pstn`
+}
+
+/**
+ * Conference invite (reference 3.4): ring `endpoint` (a phone or a public party) and, once it
+ * answers, put it into the ConfBridge `room` with the profiles of asterisk/confbridge.conf.
+ */
+export function conferenceInviteOriginate (p: { endpoint: string, room: string, callerId: string, timeoutMs: number, channelId: string, nonce: string }): AmiHeaders {
+  return {
+    Channel: p.endpoint,
+    Application: 'ConfBridge',
+    Data: `${p.room},vn_bridge,vn_user`,
+    CallerID: p.callerId,
+    Timeout: p.timeoutMs,
+    Async: 'true',
+    ChannelId: p.channelId,
+    Variable: ['VN_OP=conference', `VN_NONCE=${p.nonce}`]
+  }
+}
+
+/**
  * Click-to-call (Create Simple, reference 3.2): ring `endpoint` (the source) and, once it answers,
  * run `context,destination,1` on its leg, which dials the destination. No CallerID header: what the
  * source's phone shows is its connected line (CONNECTEDLINE), what the destination is shown is the
@@ -51,6 +79,10 @@ export function clickToCallOriginate (p: {
   nonce: string
   callDurationSeconds: number | undefined
   allowPublicTransfer: boolean
+  /** Several sources, or a public one: their dial strings, rung at once by [vn-sources]. */
+  sources?: readonly string[]
+  /** The Local channel that rings `sources` (default SOURCES_CHANNEL): a Callback extension's endpoint. */
+  sourcesChannel?: string
 }): AmiHeaders {
   const variables = [
     'VN_OP=c2c',
@@ -61,8 +93,9 @@ export function clickToCallOriginate (p: {
     `CONNECTEDLINE(all)=${p.sourceSees}`
   ]
   if (p.callDurationSeconds !== undefined) variables.push(`TIMEOUT(absolute)=${p.callDurationSeconds}`)
+  if (p.sources !== undefined) variables.push(`VN_SOURCES=${p.sources.join('&')}`)
   return {
-    Channel: p.endpoint,
+    Channel: p.sources === undefined ? p.endpoint : (p.sourcesChannel ?? SOURCES_CHANNEL),
     Context: p.context,
     Exten: p.destination,
     Priority: 1,

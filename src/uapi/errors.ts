@@ -50,6 +50,8 @@ export const UAPI_ERRORS = {
   pc_nonce_invalid: [400, 'Value supplied in nonce is invalid.'],
   pc_allowpublictransfer_invalid: [400, 'Value supplied in allowPublicTransfer must be true or false.'],
   pc_video_invalid: [400, 'Value supplied in video must be true or false.'],
+  pc_number_invalid: [400, 'Value supplied in number is missing or not a scheduled conference of the extension.'],
+  pc_pin_invalid: [400, 'Value supplied in pin does not match the scheduled conference.'],
   // StartRecording / StopRecording and the recordings route.
   pc_format_invalid: [400, 'Value supplied in format is invalid. It must be wav or wav49.'],
   pc_recording_active: [409, 'The phone call is already being recorded.'],

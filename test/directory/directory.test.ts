@@ -44,12 +44,12 @@ t.test('a short number is found only within a given organization', async (t) => 
 })
 
 t.test('extensions are listed by user and by organization', async (t) => {
-  t.same(directory.extensionsOfUser(12).map((e) => e.number), ['0003*210'])
+  t.same(directory.extensionsOfUser(12).map((e) => e.number), ['0003*210', '0003*211', '0003*212'])
   t.same(directory.extensionsOfUser(3), [])
-  t.same(directory.extensionsOfOrganization(3).map((e) => e.number), ['0003*210', '0003*024', '0003*300', '0003*301'])
+  t.same(directory.extensionsOfOrganization(3).map((e) => e.number), ['0003*210', '0003*024', '0003*300', '0003*301', '0003*211', '0003*212'])
   t.same(directory.extensionsOfOrganization(4).map((e) => e.number), ['0004*100'])
   t.same(directory.extensionsOfOrganization(9), [])
-  t.equal(directory.allExtensions().length, 5)
+  t.equal(directory.allExtensions().length, 7)
 })
 
 t.test('a channel, an endpoint or a bare endpoint name maps to its extension', async (t) => {

@@ -10,14 +10,16 @@ function as (userId: number): Principal {
   return { user, clientId: `demo-${userId}` }
 }
 
-const ALL_ORG3 = ['0003*210', '0003*024', '0003*300', '0003*301']
+const ALL_ORG3 = ['0003*210', '0003*024', '0003*300', '0003*301', '0003*211', '0003*212']
+// User 12 owns phone 210, the Conference extension 211 and the Callback extension 212.
+const USER12 = ['0003*210', '0003*211', '0003*212']
 
 // [caller, userId segment, extension segment, expected: user id + extension numbers, or error code]
 type Expected = { user: number, extensions: string[] } | 'user_invalid' | 'extension_invalid' | 'access_denied'
 const cases: Array<[number, string, string, Expected]> = [
   // a plain user
-  [12, '@me', '@self', { user: 12, extensions: ['0003*210'] }],
-  [12, '@viewer', '@self', { user: 12, extensions: ['0003*210'] }],
+  [12, '@me', '@self', { user: 12, extensions: USER12 }],
+  [12, '@viewer', '@self', { user: 12, extensions: USER12 }],
   [12, '@me', '0003*210', { user: 12, extensions: ['0003*210'] }],
   [12, '@me', '210', { user: 12, extensions: ['0003*210'] }],
   [12, '@me', '0003*024', 'access_denied'],
@@ -27,7 +29,7 @@ const cases: Array<[number, string, string, Expected]> = [
   [12, '@me', 'abc', 'extension_invalid'],
   [12, '@me', '0004*100', 'access_denied'],
   [12, '@me', '0004*999', 'access_denied'],
-  [12, '12', '@self', { user: 12, extensions: ['0003*210'] }],
+  [12, '12', '@self', { user: 12, extensions: USER12 }],
   [12, '0012', '0003*210', { user: 12, extensions: ['0003*210'] }],
   [12, '13', '@self', 'access_denied'],
   [12, '40', '@self', 'access_denied'],
@@ -35,7 +37,7 @@ const cases: Array<[number, string, string, Expected]> = [
   [12, 'abc', '@self', 'user_invalid'],
   [12, '@someone', '@self', 'user_invalid'],
   [12, '@owner', '0003*210', { user: 12, extensions: ['0003*210'] }],
-  [12, '@owner', '@self', { user: 12, extensions: ['0003*210'] }],
+  [12, '@owner', '@self', { user: 12, extensions: USER12 }],
   [12, '@owner', '0003*024', 'access_denied'],
   [12, '@owner', '0003*999', 'extension_invalid'],
   // a user of another organization: org 3's numbers are neither visible nor addressable
@@ -52,7 +54,7 @@ const cases: Array<[number, string, string, Expected]> = [
   [3, '@me', '024', { user: 3, extensions: ['0003*024'] }],
   [3, '@me', '0003*999', 'extension_invalid'],
   [3, '@me', '0004*100', 'access_denied'],
-  [3, '12', '@self', { user: 12, extensions: ['0003*210'] }],
+  [3, '12', '@self', { user: 12, extensions: USER12 }],
   [3, '12', '0003*210', { user: 12, extensions: ['0003*210'] }],
   [3, '12', '0003*024', 'access_denied'],
   [3, '@owner', '0003*024', { user: 13, extensions: ['0003*024'] }],

@@ -289,7 +289,7 @@ t.test('validation codes on live calls, and nothing reaches Asterisk', async (t)
     ['callDuration -1', '@me/simple?callDuration=-1', C2C_PUBLIC, 'pc_callduration_invalid'],
     ['allowPublicTransfer maybe', '@me/simple?allowPublicTransfer=maybe', C2C_PUBLIC, 'pc_allowpublictransfer_invalid'],
     ['video 2', '@me/simple?video=2', C2C_PUBLIC, 'pc_video_invalid'],
-    ['source public', '@me/simple', { ...C2C_PUBLIC, phoneCallView: [{ source: '42420001', destination: '42420042' }] }, 'pc_source_invalid'],
+    ['source neither extension nor public', '@me/simple', { ...C2C_PUBLIC, phoneCallView: [{ source: ['300', '4242x'], destination: '42420042' }] }, 'pc_source_invalid'],
     ['two sources', '@me/simple', { ...C2C_PUBLIC, phoneCallView: [{ source: ['0003*300', '0003*210'], destination: '42420042' }] }, 'pc_source_invalid'],
     ['destination missing', '@me/simple', { ...C2C_PUBLIC, phoneCallView: [{ source: '300' }] }, 'pc_destination_invalid'],
     ['destination garbage', '@me/simple', { ...C2C_PUBLIC, phoneCallView: [{ source: '300', destination: '12\r\nAction: Hangup' }] }, 'pc_destination_invalid'],

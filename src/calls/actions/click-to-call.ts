@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto'
 import type { AmiEvent } from '../../ami/index.ts'
 import type { Call, Leg, Mirror } from '../mirror.ts'
-import { clickToCallOriginate } from '../recipes.ts'
+import { clickToCallOriginate, conferenceInviteOriginate } from '../recipes.ts'
 import { CallActionError } from './errors.ts'
 import type { ActionDeps } from './context.ts'
 
@@ -25,6 +25,11 @@ export interface ClickToCallInput {
   readonly callDurationSeconds: number | undefined
   readonly nonce: string
   readonly allowPublicTransfer: boolean
+  /** Several sources or a public one: their dial strings (PJSIP/..., Local/<n>@pstn), rung at once;
+   *  `endpoint` is then unused. The first to answer is connected to the destination. */
+  readonly sources?: readonly string[]
+  /** The Local channel ringing `sources` (default Local/s@vn-sources/n). */
+  readonly sourcesChannel?: string
   /** How long to wait for the source leg's first event before answering without it. */
   readonly appearWithinMs: number
 }
@@ -52,7 +57,9 @@ export async function clickToCall (deps: ActionDeps, input: ClickToCallInput): P
       channelId,
       nonce: input.nonce,
       callDurationSeconds: input.callDurationSeconds,
-      allowPublicTransfer: input.allowPublicTransfer
+      allowPublicTransfer: input.allowPublicTransfer,
+      ...(input.sources === undefined ? {} : { sources: input.sources }),
+      ...(input.sourcesChannel === undefined ? {} : { sourcesChannel: input.sourcesChannel })
     }))
   } catch (err) {
     trackerOf(mirror).cancel(channelId)
@@ -125,4 +132,45 @@ function trackerOf (mirror: Mirror): ClickToCallTracker {
 /** A nonce for a create request that brought none. */
 export function newNonce (): string {
   return randomBytes(16).toString('hex')
+}
+
+export interface ConferenceInviteInput {
+  /** The invitee's device: a phone's endpoint, or a public party's dial string. */
+  readonly endpoint: string
+  /** The ConfBridge room of the scheduled conference. */
+  readonly room: string
+  readonly destination: string
+  /** Asterisk caller id shown to the invitee. */
+  readonly callerId: string
+  readonly waitForPickupMs: number
+  readonly nonce: string
+  readonly appearWithinMs: number
+}
+
+/**
+ * ConferenceInvite (reference 3.4): one async Originate rings the invitee; once it answers it runs
+ * ConfBridge(room) with the bundled profiles. Tracked like a click-to-call leg.
+ */
+export async function conferenceInvite (deps: ActionDeps, input: ConferenceInviteInput): Promise<ClickToCallStarted> {
+  const { ami, mirror, calls, log } = deps
+  const channelId = 'conf-' + randomBytes(12).toString('hex')
+  const id = calls.idForKey(channelId)
+  const appeared = trackerOf(mirror).track(channelId, input.destination, input.nonce, input.appearWithinMs)
+  try {
+    await ami.action('Originate', conferenceInviteOriginate({
+      endpoint: input.endpoint,
+      room: input.room,
+      callerId: input.callerId,
+      timeoutMs: input.waitForPickupMs,
+      channelId,
+      nonce: input.nonce
+    }))
+  } catch (err) {
+    trackerOf(mirror).cancel(channelId)
+    throw err
+  }
+  log.info({ op: 'conference', phoneCallId: id, channelId, room: input.room, destination: input.destination }, 'conference invite originated')
+  const result = await appeared
+  if (result === 'failed') throw new CallActionError('pc_action_failed', 'the invitee could not be called')
+  return { id, channelId, call: result }
 }

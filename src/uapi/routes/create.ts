@@ -1,11 +1,13 @@
-// POST /phoneCalls/{userId}/simple: Create Simple PhoneCalls, a click-to-call (reference 3.2).
+// POST /phoneCalls/{userId}/simple: Create Simple PhoneCalls, a click-to-call (reference 3.2); also
+// .../callback (3.3) and .../conferenceInvite (3.4), at the end of this file.
 // The source phone rings first; once it answers, the destination is dialed from its leg.
 //
 // Decisions (the page leaves them open):
-// - source: exactly one number, a phone terminal extension (full or short) within the path user's
-//   authority (a user: its own phones; an organization account: its organization's; admin: any).
-//   Several distinct sources, or a public source (callback-like), are pc_source_invalid: this
-//   engine rings one phone. An absent source means the payload's `extension`.
+// - source: one or more numbers: phone terminal extensions (full or short) within the path user's
+//   authority (a user: its own phones; an organization account: its organization's; admin: any)
+//   and/or public numbers. One phone: it is originated directly, as always. Several, or a public
+//   one: Local/s@vn-sources/n rings them all at once (first to answer wins). An absent source means
+//   the payload's `extension`.
 // - extension: the extension charged; a phone terminal in the path user's authority, full or short.
 //   Absent: the source, or else the path user's only phone terminal. List shows the call under the
 //   source's extension (PhoneCall.extension is the source there).
@@ -28,7 +30,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from 'typebox'
 import type { Logger } from 'pino'
 import { PhoneCallSchema, Flow, Status, formatCallerId, isoDate, isPublicNumber, parseCallerId, type CallerId, type PhoneCall } from '../../calls/index.ts'
-import { asteriskCallerId, clickToCall, newNonce } from '../../calls/index.ts'
+import { asteriskCallerId, clickToCall, conferenceInvite, newNonce, publicDialString } from '../../calls/index.ts'
 import type { AmiClient } from '../../ami/index.ts'
 import type { Extension } from '../../directory/index.ts'
 import { uapiError, type UapiErrorCode } from '../errors.ts'
@@ -102,6 +104,11 @@ function callerIdOf (value: unknown): CallerId | undefined {
   return parsed
 }
 
+/** The ConfBridge room of a scheduled conference (asterisk/confbridge.conf): conf-0003_211-3. */
+export function conferenceRoom (extension: string, number: string): string {
+  return `conf-${extension.replace('*', '_')}-${number}`
+}
+
 /** Asterisk caller id for a Variable value: commas would split it, so names lose them. */
 const forVariable = (c: CallerId): string => asteriskCallerId(c.name?.replace(/,/g, ' '), c.number)
 
@@ -148,25 +155,41 @@ export const createRoutes: FastifyPluginAsyncTypebox<CreateDeps> = async (app, d
     if (!Array.isArray(views) || views.length !== 1 || typeof views[0] !== 'object' || views[0] === null || Array.isArray(views[0])) throw uapiError('pc_source_invalid', 'phoneCallView must hold one object with source and destination.')
     const view = views[0] as Record<string, unknown>
     const sources = numbers(view.source, 'pc_source_invalid')
+    // The phone the call is listed under (and whose organization's dialplan dials the destination):
+    // the single internal source, else the extension charged.
     let source: Extension
+    // Several sources, or a public one: dial strings rung at once (undefined: one phone, as before).
+    let dialSources: string[] | undefined
+    let sourceNumbers: string[]
     if (sources === undefined) {
       const own = authority.filter((e) => e.ownerId === user.id && inAuthority(e))
       const fallback = charged ?? (own.length === 1 ? own[0] : undefined)
       if (fallback === undefined) throw uapiError(body.extension === undefined ? 'pc_extension_invalid' : 'pc_source_invalid')
       source = fallback
+      sourceNumbers = [source.number]
     } else {
       const resolved = sources.map((s) => resolveNumber(directory, s, orgId))
-      const distinct = new Set(resolved.map((r) => r?.number))
-      if (distinct.size !== 1) throw uapiError('pc_source_invalid', 'Exactly one source is supported.')
-      const r = resolved[0]
-      if (r?.kind !== 'extension' || !inAuthority(r.extension)) throw uapiError('pc_source_invalid', 'The source must be a phone terminal extension within your authority.')
-      source = r.extension
+      const parts: Array<{ number: string, dial: string, extension: Extension | undefined }> = []
+      for (const r of resolved) {
+        if (r === undefined) throw uapiError('pc_source_invalid', 'Each source must be a phone terminal extension within your authority or a public number.')
+        if (r.kind === 'extension' && !inAuthority(r.extension)) throw uapiError('pc_source_invalid', 'The source must be a phone terminal extension within your authority.')
+        const number = r.kind === 'public' ? r.number.replace(/^\+/, '') : r.number
+        if (parts.some((p) => p.number === number)) continue
+        parts.push(r.kind === 'extension' ? { number, dial: r.extension.endpoint as string, extension: r.extension } : { number: r.number, dial: publicDialString(r.number), extension: undefined })
+      }
+      const internal = parts.map((p) => p.extension).filter((e): e is Extension => e !== undefined)
+      const own = authority.filter((e) => e.ownerId === user.id && inAuthority(e))
+      const lead = parts.length === 1 && internal.length === 1 ? internal[0] : (charged ?? internal[0] ?? (own.length === 1 ? own[0] : undefined))
+      if (lead === undefined) throw uapiError('pc_extension_invalid', 'A public source needs the extension charged.')
+      source = lead
+      sourceNumbers = parts.map((p) => p.number)
+      if (parts.length > 1 || internal.length === 0) dialSources = parts.map((p) => p.dial)
     }
     charged ??= source
     const destinations = numbers(view.destination, 'pc_destination_invalid')
     if (destinations?.length !== 1) throw uapiError('pc_destination_invalid')
     const dest = resolveNumber(directory, destinations[0], source.organizationId)
-    if (dest === undefined || dest.number === source.number || (dest.kind === 'extension' && dest.extension.organizationId !== source.organizationId)) throw uapiError('pc_destination_invalid')
+    if (dest === undefined || sourceNumbers.includes(dest.number) || sourceNumbers.includes(dest.number.replace(/^\+/, '')) || (dest.kind === 'extension' && dest.extension.organizationId !== source.organizationId)) throw uapiError('pc_destination_invalid')
     const callerId = callerIdOf(view.callerId ?? view.callerID)
     const callerDestination = callerIdOf(view.callerDestination)
     let nonce: string
@@ -180,7 +203,8 @@ export const createRoutes: FastifyPluginAsyncTypebox<CreateDeps> = async (app, d
     // Configured caller ids were validated at load; parseCallerId accepts them.
     const destinationCallerId = dest.kind === 'extension' ? parseCallerId(dest.extension.callerId) : undefined
     const sourceSees = callerId ?? destinationCallerId ?? { name: undefined, number: dest.number }
-    const destinationSees = callerDestination ?? parseCallerId(source.callerId) ?? { name: undefined, number: source.number }
+    const publicSource = dialSources !== undefined && sourceNumbers.length === 1 ? sourceNumbers[0] : undefined
+    const destinationSees = callerDestination ?? (publicSource !== undefined ? { name: undefined, number: publicSource } : undefined) ?? parseCallerId(source.callerId) ?? { name: undefined, number: source.number }
     const started = await clickToCall({ ami: deps.ami, mirror: calls.mirror, calls, log: deps.log }, {
       endpoint: source.endpoint as string,
       sourceExtension: source.number,
@@ -192,10 +216,12 @@ export const createRoutes: FastifyPluginAsyncTypebox<CreateDeps> = async (app, d
       callDurationSeconds: callDuration,
       nonce,
       allowPublicTransfer,
-      appearWithinMs: APPEAR_WITHIN_MS
+      appearWithinMs: APPEAR_WITHIN_MS,
+      ...(dialSources === undefined ? {} : { sources: dialSources })
     })
     const self = `${baseUrl(request, deps.publicUrl)}${deps.basePath}/phoneCalls/${rs.userSegment}/${source.number}/${started.id}`
-    if (started.call !== undefined) return [{ ...calls.project(started.call, source.number), links: { self } }]
+    // Several sources: the originated leg is a Local channel (never a view); the sources' legs come later.
+    if (started.call !== undefined && dialSources === undefined) return [{ ...calls.project(started.call, source.number), links: { self } }]
     const ownerId = String(source.organizationId)
     const minimal: PhoneCall = {
       id: started.id,
@@ -204,17 +230,175 @@ export const createRoutes: FastifyPluginAsyncTypebox<CreateDeps> = async (app, d
       ownerName: directory.organization(source.organizationId)?.name ?? '',
       published: isoDate(Date.now()),
       nonce,
-      phoneCallView: [{
-        id: '00',
-        extension: source.number,
-        source: [source.number],
+      phoneCallView: sourceNumbers.map((n, i) => ({
+        id: String(i).padStart(2, '0'),
+        extension: isPublicNumber(n) ? source.number : n,
+        source: [n],
         destination: [dest.number],
-        flow: isPublicNumber(dest.number) ? Flow.outgoingPublic : Flow.local,
+        flow: isPublicNumber(dest.number) ? Flow.outgoingPublic : isPublicNumber(n) ? Flow.incomingPublic : Flow.local,
         status: Status.trying,
         callerId: formatCallerId(sourceSees.name ?? '', sourceSees.number)
-      }],
+      })),
       links: { self }
     }
     return [minimal]
+  })
+
+  /** The one-element phoneCallView of a create payload (pc_source_invalid otherwise). */
+  const onlyView = (body: { phoneCallView?: unknown }): Record<string, unknown> => {
+    const views = body.phoneCallView
+    if (!Array.isArray(views) || views.length !== 1 || typeof views[0] !== 'object' || views[0] === null || Array.isArray(views[0])) throw uapiError('pc_source_invalid', 'phoneCallView must hold one object with source and destination.')
+    return views[0] as Record<string, unknown>
+  }
+  const nonceOf = (value: unknown): string => {
+    if (value === undefined) return newNonce()
+    if (typeof value === 'string' && NONCE.test(value)) return value
+    throw uapiError('pc_nonce_invalid')
+  }
+  const onePublic = (value: unknown, code: UapiErrorCode): string => {
+    const list = numbers(value, code)
+    if (list?.length !== 1 || !isPublicNumber(list[0] as string)) throw uapiError(code, 'One public number is required.')
+    return list[0] as string
+  }
+  const minimalCall = (id: string, ext: Extension, nonce: string, views: PhoneCall['phoneCallView'], self: string): PhoneCall => ({
+    id,
+    extension: ext.number,
+    ownerId: String(ext.organizationId),
+    ownerName: directory.organization(ext.organizationId)?.name ?? '',
+    published: isoDate(Date.now()),
+    nonce,
+    phoneCallView: views,
+    links: { self }
+  })
+
+  // POST /phoneCalls/{userId}/callback (reference 3.3): through a Callback extension within the path
+  // user's authority, the PBX calls the public source first and, once it answers, the public
+  // destination from the extension's dialplan context. Both parties are public channels.
+  app.post('/phoneCalls/:userId/callback', {
+    schema: {
+      summary: 'Create a callback PhoneCall: call a public source, then connect it to a public destination',
+      description: 'Answers 200 with an array of one PhoneCall.',
+      tags: ['PhoneCalls'],
+      hide: deps.hide,
+      security: [{ bearer: [] }],
+      params: UserParams,
+      querystring: CreateQuery,
+      body: CreateBody,
+      response: { 200: Type.Array(PhoneCallSchema), ...errorResponses }
+    },
+    config: { errorCodes: createErrorCodes }
+  }, async (request) => {
+    const { query, params } = request
+    const body = request.body ?? {}
+    const rs = requestScope(directory, request, params.userId, '@self')
+    const waitSeconds = parseWaitSeconds(query.waitForPickup)
+    if (waitSeconds === undefined) throw uapiError('pc_timeout_invalid')
+    const callDuration = parseCallDuration(query.callDuration)
+    parseBoolean(query.allowPublicTransfer, 'pc_allowpublictransfer_invalid')
+    parseBoolean(query.video, 'pc_video_invalid')
+    const r = resolveNumber(directory, body.extension, rs.scope.user.organizationId)
+    if (r?.kind !== 'extension' || r.extension.type !== 'callback' || !rs.scope.extensions.some((e) => e.number === r.number)) throw uapiError('pc_extension_invalid', 'extension must be a Callback extension of the user.')
+    const ext = r.extension
+    const view = onlyView(body)
+    const source = onePublic(view.source, 'pc_source_invalid')
+    const destination = onePublic(view.destination, 'pc_destination_invalid')
+    if (source.replace(/^\+/, '') === destination.replace(/^\+/, '')) throw uapiError('pc_destination_invalid')
+    const callerId = callerIdOf(view.callerId ?? view.callerID)
+    const nonce = nonceOf(body.nonce)
+    if (!calls.available) throw uapiError('pbx_unavailable')
+    const sourceSees = callerId ?? { name: undefined, number: destination }
+    const started = await clickToCall({ ami: deps.ami, mirror: calls.mirror, calls, log: deps.log }, {
+      endpoint: publicDialString(source),
+      sources: [publicDialString(source)],
+      // The extension's own Local channel (config endpoint Local/<ext>@vn-callback): its ;1 half is
+      // the call's view in List, under the Callback extension, on every engine instance.
+      ...(ext.endpoint?.startsWith('Local/') === true ? { sourcesChannel: `${ext.endpoint}/n` } : {}),
+      sourceExtension: ext.number,
+      context: ext.context,
+      destination,
+      sourceSees: forVariable(sourceSees),
+      destinationSees: forVariable({ name: undefined, number: source }),
+      waitForPickupMs: Math.round(waitSeconds * 1000),
+      callDurationSeconds: callDuration,
+      nonce,
+      allowPublicTransfer: false,
+      appearWithinMs: APPEAR_WITHIN_MS
+    })
+    const self = `${baseUrl(request, deps.publicUrl)}${deps.basePath}/phoneCalls/${rs.userSegment}/${ext.number}/${started.id}`
+    return [minimalCall(started.id, ext, nonce, [{
+      id: '00',
+      extension: ext.number,
+      source: [source],
+      destination: [destination],
+      flow: Flow.outgoingPublic,
+      status: Status.trying,
+      callerId: formatCallerId(sourceSees.name ?? '', sourceSees.number)
+    }], self)]
+  })
+
+  // POST /phoneCalls/{userId}/conferenceInvite?number=&pin= (reference 3.4): rings the destination
+  // (a phone of the organization or a public number) and, once it answers, puts it into the
+  // scheduled conference `number` of the Conference extension (a ConfBridge room). The PIN is
+  // checked here; nothing reaches Asterisk when it or the number is wrong.
+  const InviteQuery = Type.Object({
+    waitForPickup: Type.Optional(QueryValue('Seconds the invitee rings (default 25)')),
+    number: Type.Optional(QueryValue('Number of the scheduled conference')),
+    pin: Type.Optional(QueryValue('PIN of the scheduled conference')),
+    accessRequestToken: Type.Optional(Type.String({ maxLength: 4096 }))
+  })
+  app.post('/phoneCalls/:userId/conferenceInvite', {
+    schema: {
+      summary: 'Invite a number into a scheduled conference of a Conference extension',
+      description: 'Answers 200 with an array of one PhoneCall, the invitee\'s.',
+      tags: ['PhoneCalls'],
+      hide: deps.hide,
+      security: [{ bearer: [] }],
+      params: UserParams,
+      querystring: InviteQuery,
+      body: CreateBody,
+      response: { 200: Type.Array(PhoneCallSchema), ...errorResponses }
+    },
+    config: { errorCodes: { body: 'request_invalid', 'querystring/waitForPickup': 'pc_timeout_invalid', 'querystring/number': 'pc_number_invalid', 'querystring/pin': 'pc_pin_invalid', 'params/userId': 'user_invalid' } }
+  }, async (request) => {
+    const { query, params } = request
+    const body = request.body ?? {}
+    const rs = requestScope(directory, request, params.userId, '@self')
+    const waitSeconds = parseWaitSeconds(query.waitForPickup)
+    if (waitSeconds === undefined) throw uapiError('pc_timeout_invalid')
+    const r = resolveNumber(directory, body.extension, rs.scope.user.organizationId)
+    if (r?.kind !== 'extension' || r.extension.type !== 'conference' || !rs.scope.extensions.some((e) => e.number === r.number)) throw uapiError('pc_extension_invalid', 'extension must be a Conference extension of the user.')
+    const ext = r.extension
+    const scheduled = ext.conferences?.find((c) => c.number === query.number?.trim())
+    if (scheduled === undefined) throw uapiError('pc_number_invalid')
+    if ((query.pin ?? '') !== scheduled.pin) throw uapiError('pc_pin_invalid')
+    const view = onlyView(body)
+    const sources = numbers(view.source, 'pc_source_invalid')
+    if (sources !== undefined && (sources.length !== 1 || resolveNumber(directory, sources[0], ext.organizationId)?.number !== ext.number)) throw uapiError('pc_source_invalid', 'The source, when given, is the Conference extension.')
+    const destinations = numbers(view.destination, 'pc_destination_invalid')
+    if (destinations?.length !== 1) throw uapiError('pc_destination_invalid')
+    const dest = resolveNumber(directory, destinations[0], ext.organizationId)
+    if (dest === undefined || (dest.kind === 'extension' && (dest.extension.organizationId !== ext.organizationId || dest.extension.type !== 'phone-terminal' || dest.extension.endpoint === undefined))) throw uapiError('pc_destination_invalid')
+    const callerId = callerIdOf(view.callerId ?? view.callerID) ?? parseCallerId(ext.callerId) ?? { name: undefined, number: ext.number }
+    const nonce = nonceOf(body.nonce)
+    if (!calls.available) throw uapiError('pbx_unavailable')
+    const started = await conferenceInvite({ ami: deps.ami, mirror: calls.mirror, calls, log: deps.log }, {
+      endpoint: dest.kind === 'extension' ? dest.extension.endpoint as string : publicDialString(dest.number),
+      room: conferenceRoom(ext.number, scheduled.number),
+      destination: dest.number,
+      callerId: forVariable(callerId),
+      waitForPickupMs: Math.round(waitSeconds * 1000),
+      nonce,
+      appearWithinMs: APPEAR_WITHIN_MS
+    })
+    const self = `${baseUrl(request, deps.publicUrl)}${deps.basePath}/phoneCalls/${rs.userSegment}/${ext.number}/${started.id}`
+    return [minimalCall(started.id, ext, nonce, [{
+      id: '00',
+      extension: dest.kind === 'extension' ? dest.number : ext.number,
+      source: [ext.number],
+      destination: [dest.number],
+      flow: isPublicNumber(dest.number) ? Flow.outgoingPublic : Flow.local,
+      status: Status.trying,
+      callerId: formatCallerId(callerId.name ?? '', callerId.number)
+    }], self)]
   })
 }
