@@ -7,7 +7,7 @@ import { NO_PBX, build, expectErrorLines, tokenFor } from '../helpers/app.ts'
 const C2C = { extension: '0003*300', phoneCallView: [{ source: ['0003*300'], destination: ['42420042'], callerId: 'Echo Line <42420042>' }], nonce: 'abc-1' }
 
 t.test('POST /phoneCalls/{userId}/simple', async (t) => {
-  expectErrorLines(8, NO_PBX)
+  expectErrorLines(11, NO_PBX)
   const app = await build(t)
   const user14 = await tokenFor(app, 14)
   const post = (url: string, body: unknown, token: string | null = user14, contentType = 'application/json') =>

@@ -1,7 +1,10 @@
 // Create Callback and Create ConferenceInvite without a PBX: scope, field validation in the order
 // each route checks, and 503 once a request would reach Asterisk. Live behaviour: test/pbx/create.test.ts.
 import t from 'tap'
-import { build, tokenFor } from '../helpers/app.ts'
+import { NO_PBX, build, expectErrorLines, tokenFor } from '../helpers/app.ts'
+
+// The cases that pass every check reach the PBX test of an app without one: 503, logged at error.
+expectErrorLines(6, NO_PBX)
 
 const CB = { extension: '212', phoneCallView: [{ source: ['3334444'], destination: ['3235742879'], callerId: 'John Doe <4242425>' }] }
 const INVITE = { extension: '211', phoneCallView: [{ source: ['211'], destination: ['3235742879'], callerId: 'John Doe <4242425>' }] }
