@@ -10,9 +10,9 @@
 // phone answered and is bridged with the parked caller (or pc_unpark_unanswered /
 // pc_unpark_target_gone). Without a phoneCallId (PUT .../{extension}), every parked call the
 // extension can act on is sent to sendCallTo, oldest first (reference 4.8, 7.1).
-import { parseCallerId, park, unPark, type CallerId, type UnParkStarted } from '../../calls/index.ts'
+import { park, unPark, type CallerId } from '../../calls/index.ts'
 import { uapiError } from '../errors.ts'
-import { parseWaitSeconds, phoneTerminal, scopeOrganization } from './pick-up.ts'
+import { ringFields, settleOutcome } from './pick-up.ts'
 import type { ActionContext } from './types.ts'
 import type { PhoneCall } from '../../calls/index.ts'
 
@@ -44,59 +44,32 @@ export async function parkAction (ctx: ActionContext): Promise<PhoneCall[]> {
   return [ctx.present(done.call)]
 }
 
-interface UnParkFields {
-  readonly endpoint: string
-  readonly extension: string
-  readonly callerId: CallerId
-  readonly waitForPickupMs: number
+/** UnPark's ring fields, without the organization (the parked call's rules apply). */
+function unParkRing (ctx: ActionContext): { endpoint: string, extension: string, callerId: CallerId, waitForPickupMs: number } {
+  const { endpoint, extension, callerId, waitForPickupMs } = ringFields(ctx)
+  return { endpoint, extension, callerId, waitForPickupMs }
 }
 
-/** UnPark's fields, in the PickUp page's order of codes. */
-function unParkFields (ctx: ActionContext): UnParkFields {
-  const { body } = ctx
-  const waitSeconds = parseWaitSeconds(body.waitForPickup ?? body.waitForPickUp)
-  if (waitSeconds === undefined) throw uapiError('pc_timeout_invalid')
-  const callerIdText = body.callerId ?? body.callerID
-  const callerId = callerIdText !== undefined ? parseCallerId(callerIdText) : undefined
-  if (callerIdText !== undefined && callerId === undefined) throw uapiError('pc_callerid_invalid')
-  const target = phoneTerminal(ctx.directory, body.sendCallTo, scopeOrganization(ctx), 'pc_sendcallto_invalid')
-  if (!ctx.calls.available) throw uapiError('pbx_unavailable')
-  return {
-    endpoint: target.endpoint as string,
-    extension: target.number,
-    // Default: the sendCallTo terminal's own caller id; the config validated its shape.
-    callerId: callerId ?? (parseCallerId(target.callerId) as CallerId),
-    waitForPickupMs: Math.round(waitSeconds * 1000)
-  }
-}
-
-async function settle (ctx: ActionContext, started: UnParkStarted): Promise<void> {
-  if (!ctx.wait) return
-  const outcome = await started.outcome
-  if (outcome === 'unanswered') throw uapiError('pc_unpark_unanswered')
-  if (outcome === 'target-gone') throw uapiError('pc_unpark_target_gone')
-  if (outcome === 'pbx-lost') throw uapiError('pbx_unavailable')
-  if (outcome === 'failed') throw uapiError('pc_action_failed')
-}
+const UNPARK_CODES = { unanswered: 'pc_unpark_unanswered', targetGone: 'pc_unpark_target_gone' } as const
 
 export async function unParkAction (ctx: ActionContext): Promise<PhoneCall> {
-  const fields = unParkFields(ctx)
+  const fields = unParkRing(ctx)
   const viewId = ctx.body.phoneCallViewId
   const started = await unPark(ctx.deps, { phoneCallId: ctx.phoneCallId, selection: ctx.scope.selection, phoneCallViewId: viewId === '' ? undefined : viewId, ...fields })
-  await settle(ctx, started)
+  if (ctx.wait) await settleOutcome(started.outcome, UNPARK_CODES)
   return ctx.present(started.call)
 }
 
 /** UnPark without a phoneCallId: every parked call of the path's extension(s) that the request may act on. */
 export async function unParkAllAction (ctx: Omit<ActionContext, 'phoneCallId'>): Promise<PhoneCall[]> {
-  const fields = unParkFields(ctx as ActionContext)
+  const fields = unParkRing(ctx as ActionContext)
   const { calls } = ctx
   const selection = ctx.scope.selection
   const parked = calls.select(selection).filter((call) => calls.mayActOn(call, selection) && [...call.legs.values()].some((l) => l.parked !== undefined))
   const out: PhoneCall[] = []
   for (const call of parked) {
     const started = await unPark(ctx.deps, { phoneCallId: call.id, selection, phoneCallViewId: undefined, ...fields })
-    await settle({ ...ctx, phoneCallId: call.id }, started)
+    if (ctx.wait) await settleOutcome(started.outcome, UNPARK_CODES)
     out.push(ctx.present(started.call))
   }
   return out

@@ -8,38 +8,25 @@
 // - phoneCallViewId: the party listened (whispered) to, a party on call; without it, the path
 //   extension's own leg (the Perl sample puts the supervised agent's extension in the path).
 // - Whisper `private`: 0 (default) or 1; with 1 the supervisor does not hear the conversation.
-import { parseCallerId, supervise, type CallerId, type SupervisionMode } from '../../calls/index.ts'
+import { supervise, type SupervisionMode } from '../../calls/index.ts'
 import { uapiError } from '../errors.ts'
-import { parseWaitSeconds, phoneTerminal, scopeOrganization } from './pick-up.ts'
+import { ringFields, settleOutcome } from './pick-up.ts'
 import type { ActionContext, ActionHandler } from './types.ts'
 
 async function superviseAction (ctx: ActionContext, mode: SupervisionMode) {
-  const { body, calls } = ctx
-  const waitSeconds = parseWaitSeconds(body.waitForPickup ?? body.waitForPickUp)
-  if (waitSeconds === undefined) throw uapiError('pc_timeout_invalid')
-  const callerIdText = body.callerId ?? body.callerID
-  const callerId = callerIdText !== undefined ? parseCallerId(callerIdText) : undefined
-  if (callerIdText !== undefined && callerId === undefined) throw uapiError('pc_callerid_invalid')
-  const supervisor = phoneTerminal(ctx.directory, body.sendCallTo, scopeOrganization(ctx), 'pc_sendcallto_invalid')
-  if (!calls.available) throw uapiError('pbx_unavailable')
+  const ring = ringFields(ctx)
   const started = await supervise(ctx.deps, {
     mode,
     phoneCallId: ctx.phoneCallId,
     selection: ctx.scope.selection,
-    phoneCallViewId: body.phoneCallViewId,
+    phoneCallViewId: ctx.body.phoneCallViewId,
     viewer: ctx.scope.viewer,
-    endpoint: supervisor.endpoint as string,
-    extension: supervisor.number,
-    callerId: callerId ?? (parseCallerId(supervisor.callerId) as CallerId),
-    waitForPickupMs: Math.round(waitSeconds * 1000)
+    endpoint: ring.endpoint,
+    extension: ring.extension,
+    callerId: ring.callerId,
+    waitForPickupMs: ring.waitForPickupMs
   })
-  if (ctx.wait) {
-    const outcome = await started.outcome
-    if (outcome === 'unanswered') throw uapiError('pc_sendcallto_unanswered')
-    if (outcome === 'target-gone') throw uapiError('pc_target_gone')
-    if (outcome === 'pbx-lost') throw uapiError('pbx_unavailable')
-    if (outcome === 'failed') throw uapiError('pc_action_failed')
-  }
+  if (ctx.wait) await settleOutcome(started.outcome, { unanswered: 'pc_sendcallto_unanswered', targetGone: 'pc_target_gone' })
   return ctx.present(started.call)
 }
 
