@@ -11,7 +11,7 @@
 // - pbx-lost: the AMI connection dropped or Asterisk announced Shutdown first;
 // - failed: anything else (Originate refused, our leg ended without the proof, deadline).
 // It also holds the per-target lock: one such verb per target leg at a time, in this process.
-import type { AmiClient, AmiEvent } from '../../ami/index.ts'
+import { AmiErrorCodes, isAmiError, type AmiClient, type AmiEvent, type AmiHeaders } from '../../ami/index.ts'
 import { type Leg, type Mirror, UP } from '../mirror.ts'
 import { hangupLeg } from '../recipes.ts'
 
@@ -88,6 +88,22 @@ export class OriginateTracker {
 
   /** The Originate was refused: nothing will happen. */
   cancel (channelId: string): void { this.finish(this.byChannel.get(channelId), 'failed', true) }
+
+  /**
+   * Sends the Originate of a followed leg: the leg joins `callKey` from its first event. Refused, the
+   * follow ends at once; unconfirmed (AMI timeout), Asterisk may have queued it all the same, so it
+   * is still followed (and its target still locked) until its deadline: a retry meets a conflict
+   * instead of ringing a second phone. Either way the error is thrown on.
+   */
+  async originate (channelId: string, callKey: string, headers: AmiHeaders): Promise<void> {
+    this.mirror.expect(channelId, callKey)
+    try {
+      await this.ami.action('Originate', headers)
+    } catch (err) {
+      if (!isAmiError(err, AmiErrorCodes.TIMEOUT)) this.cancel(channelId)
+      throw err
+    }
+  }
 
   private leg (p: Pending): Leg | undefined { return this.mirror.legs.get(p.spec.channelId) }
 

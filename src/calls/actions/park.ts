@@ -5,7 +5,6 @@
 // UnPark: an Originate to the sendCallTo phone runs ParkedCall on the space when it answers
 // (followed by the shared OriginateTracker, like PickUp); not answered, the call stays parked.
 import { randomBytes } from 'node:crypto'
-import { AmiErrorCodes, isAmiError } from '../../ami/index.ts'
 import { type Call, type Leg, UP } from '../mirror.ts'
 import type { CallSelection } from '../service.ts'
 import { asteriskCallerId, parkCall, unparkOriginate } from '../recipes.ts'
@@ -108,22 +107,15 @@ export async function unPark (deps: ActionDeps, input: UnParkInput): Promise<UnP
   void outcome.then((result) => {
     log.info({ op: 'unpark', phoneCallId: call.id, parked: parkedId, retriever: channelId, outcome: result }, 'unpark finished')
   })
-  mirror.expect(channelId, call.key)
-  try {
-    await ami.action('Originate', unparkOriginate({
-      endpoint: input.endpoint,
-      lot: lot.lot,
-      space: lot.space,
-      callerId: asteriskCallerId(input.callerId.name, input.callerId.number),
-      timeoutMs: input.waitForPickupMs,
-      channelId,
-      callKey: call.key
-    }))
-  } catch (err) {
-    // Unconfirmed: Asterisk may ring the phone all the same; keep following it (and the lock).
-    if (!isAmiError(err, AmiErrorCodes.TIMEOUT)) tracker.cancel(channelId)
-    throw err
-  }
+  await tracker.originate(channelId, call.key, unparkOriginate({
+    endpoint: input.endpoint,
+    lot: lot.lot,
+    space: lot.space,
+    callerId: asteriskCallerId(input.callerId.name, input.callerId.number),
+    timeoutMs: input.waitForPickupMs,
+    channelId,
+    callKey: call.key
+  }))
   log.info({ op: 'unpark', phoneCallId: call.id, parked: parkedId, space: lot.space, retriever: channelId, sendCallTo: input.extension }, 'unpark originated')
   return { call, parked, channelId, outcome }
 }

@@ -57,9 +57,8 @@ export async function pickUp (deps: ActionDeps, input: PickUpInput): Promise<Pic
     log.info({ op: 'pickup', phoneCallId: call.id, target: target.uniqueid, picker: channelId, outcome: result }, 'pickup finished')
   })
   // 3. Recipe. 4. Send: the picker leg joins this call from its first event.
-  mirror.expect(channelId, call.key)
   try {
-    await ami.action('Originate', pickupOriginate({
+    await tracker.originate(channelId, call.key, pickupOriginate({
       endpoint: input.endpoint,
       targetUniqueid: target.uniqueid,
       callerId: asteriskCallerId(input.callerId.name, input.callerId.number),
@@ -68,13 +67,7 @@ export async function pickUp (deps: ActionDeps, input: PickUpInput): Promise<Pic
       callKey: call.key
     }))
   } catch (err) {
-    if (isAmiError(err, AmiErrorCodes.TIMEOUT)) {
-      // Asterisk may have queued it all the same: keep following it (and holding the view), so that
-      // a retry meets a conflict instead of ringing a second phone.
-      log.warn({ op: 'pickup', phoneCallId: call.id, target: target.uniqueid, picker: channelId }, 'Originate unconfirmed; following its events until its deadline')
-    } else {
-      tracker.cancel(channelId)
-    }
+    if (isAmiError(err, AmiErrorCodes.TIMEOUT)) log.warn({ op: 'pickup', phoneCallId: call.id, target: target.uniqueid, picker: channelId }, 'Originate unconfirmed; following its events until its deadline')
     throw err
   }
   log.info({ op: 'pickup', phoneCallId: call.id, target: target.uniqueid, picker: channelId, sendCallTo: input.extension }, 'pickup originated')

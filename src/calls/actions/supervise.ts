@@ -5,7 +5,6 @@
 // outcome followed by the shared tracker: connected once Asterisk's ChanSpyStart names our leg as
 // the spyer of that party.
 import { randomBytes } from 'node:crypto'
-import { AmiErrorCodes, isAmiError } from '../../ami/index.ts'
 import { type Call, type Leg, UP } from '../mirror.ts'
 import type { CallSelection } from '../service.ts'
 import { asteriskCallerId, superviseOriginate, type SupervisionMode } from '../recipes.ts'
@@ -70,22 +69,15 @@ export async function supervise (deps: ActionDeps, input: SuperviseInput): Promi
   void outcome.then((result) => {
     log.info({ op: input.mode, phoneCallId: call.id, party: party.uniqueid, supervisor: channelId, outcome: result }, 'supervision finished connecting')
   })
-  mirror.expect(channelId, call.key)
-  try {
-    await ami.action('Originate', superviseOriginate({
-      endpoint: input.endpoint,
-      mode: input.mode,
-      spyeeUniqueid: party.uniqueid,
-      callerId: asteriskCallerId(input.callerId.name, input.callerId.number),
-      timeoutMs: input.waitForPickupMs,
-      channelId,
-      callKey: call.key
-    }))
-  } catch (err) {
-    // Unconfirmed: Asterisk may have queued it; keep following it (and the lock) until its deadline.
-    if (!isAmiError(err, AmiErrorCodes.TIMEOUT)) tracker.cancel(channelId)
-    throw err
-  }
+  await tracker.originate(channelId, call.key, superviseOriginate({
+    endpoint: input.endpoint,
+    mode: input.mode,
+    spyeeUniqueid: party.uniqueid,
+    callerId: asteriskCallerId(input.callerId.name, input.callerId.number),
+    timeoutMs: input.waitForPickupMs,
+    channelId,
+    callKey: call.key
+  }))
   log.info({ op: input.mode, phoneCallId: call.id, party: party.uniqueid, supervisor: channelId, sendCallTo: input.extension }, 'supervisor rung')
   return { call, party, channelId, outcome }
 }
