@@ -19,6 +19,7 @@ import { drainingPlugin } from './http/draining.ts'
 import { REDACTED, REDACT_PATHS, serializeRequest } from './http/redact.ts'
 import { metricsPlugin } from './metrics/index.ts'
 import { RecordingStore } from './recordings/index.ts'
+import { CallFeed } from './stream/index.ts'
 
 /** The engine's parts, reachable from the Fastify instance (health, metrics, tests). */
 export interface Engine {
@@ -30,6 +31,8 @@ export interface Engine {
   readonly calls: CallService
   /** Call recordings (config `recordings`); undefined when not configured. */
   readonly recordings: RecordingStore | undefined
+  /** Call changes for live streams (the mirror's change signal, numbered, with a resume window). */
+  readonly feed: CallFeed
 }
 
 declare module 'fastify' {
@@ -97,7 +100,8 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
     nonceSecret: config.security.callIdSecret
   })
   const recordings = config.recordings !== undefined ? new RecordingStore(config.recordings.dir, config.recordings.pbxDir, logger.child({ mod: 'recordings' })) : undefined
-  app.decorate('engine', { config, directory, ami, mirror, sync, calls, recordings })
+  const feed = new CallFeed(mirror, sync, calls)
+  app.decorate('engine', { config, directory, ami, mirror, sync, calls, recordings, feed })
 
   app.setErrorHandler(uapiErrorHandler)
   app.setNotFoundHandler(uapiNotFoundHandler)
@@ -118,7 +122,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   await app.register(healthRoutes)
   // The same routes under both base paths that UAPI clients use (reference 1.1); docs show /uapi.
   for (const prefix of ['/uapi', '/unifiedapi']) {
-    await app.register(uapiPlugin, { prefix, basePath: prefix, ami, log: logger.child({ mod: 'calls' }), calls, directory, publicUrl: config.http.publicUrl, hide: prefix !== '/uapi', recordings })
+    await app.register(uapiPlugin, { prefix, basePath: prefix, ami, log: logger.child({ mod: 'calls' }), calls, directory, publicUrl: config.http.publicUrl, hide: prefix !== '/uapi', recordings, feed })
   }
 
   if (options.connect !== false) {
@@ -129,6 +133,8 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
       ami.start()
     })
   }
+  // Before the server stops accepting: open streams end (their clients reconnect elsewhere or later).
+  app.addHook('preClose', async () => { feed.close() })
   app.addHook('onClose', async () => {
     sync.stop()
     await ami.close()

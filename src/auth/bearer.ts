@@ -47,6 +47,6 @@ export function createAuthenticator (tokens: TokenService, directory: Directory)
     }
     // Issued under a secret the app no longer has: revoked by the secret change.
     if (tokens.appKeyVersion(app) !== claims.akv) throw new AccessDeniedError({ cause: new Error('the app\'s secret changed since the token was issued') })
-    return { user, clientId: app.clientId }
+    return { user, clientId: app.clientId, expiresAt: claims.exp * 1000 }
   }
 }

@@ -1,9 +1,9 @@
 // Public face of the calls module: the live mirror, its sync with Asterisk, views and actions.
-export { Mirror, type Call, type Leg, type LegRole, type Party, type PartyResolver, type MirrorEvents } from './mirror.ts'
+export { Mirror, UP, RINGING, type Call, type CallChange, type CallChangeKind, type Leg, type LegRole, type Party, type PartyResolver, type MirrorEvents } from './mirror.ts'
 export { MirrorSync, type MirrorState, type SyncReport, type SyncOptions } from './sync.ts'
-export { CallService, arraySource, type CallSelection, type CallSource } from './service.ts'
+export { CallService, arraySource, partiesSeenBy, type CallSelection, type CallSource } from './service.ts'
 export type { CallFilter, CallPage } from './call-index.ts'
-export { projectCall, formatCallerId, isPublicNumber, isoDate, type ProjectionContext } from './views.ts'
+export { projectCall, projectLeg, seenBy, formatCallerId, isPublicNumber, isoDate, type ProjectionContext } from './views.ts'
 export { callIdDeriver } from './call-id.ts'
 export { PhoneCallSchema, PhoneCallViewSchema, Status, Flow, type PhoneCall, type PhoneCallView } from './phone-call.ts'
 // Call actions: one module per UAPI verb, all taking the same ActionDeps and resolving their call

@@ -109,8 +109,46 @@ export interface Call {
   readonly id: string
 }
 
+/** What changed in a call; see CallChange. */
+export type CallChangeKind =
+  | 'leg' // a leg joined the call (a new channel, or one that moved in: pickup, merge, VN_CALL)
+  | 'leg-left' // a leg left the call (hung up, dropped by a resync, or moved to another call)
+  | 'state' // a leg's channel state moved (ringing, answered...): `from` is the previous one
+  | 'details' // a leg's caller id, connected line, channel name, place in the dialplan or tags
+  | 'dial-begin' // `leg` is being dialed (DialBegin): leg.dialedBy dials it
+  | 'dial-end' // `leg`'s dial ended (DialEnd): leg.dialStatus says how
+  | 'bridge' // `leg` entered or left a bridge
+  | 'hold' // `leg` put the call on hold on its phone, or took it off
+  | 'moh' // music on hold started or stopped for `leg` (OnHold, phone hold, parking)
+  | 'park' // `leg` entered or left the parking lot
+  | 'recording' // Asterisk started or stopped recording `leg`
+  | 'pickup' // `leg` took another leg's place (Pickup, or it took a call out of the parking lot)
+  | 'spy' // a supervisor `leg` started or stopped listening to a party
+  | 'ended' // the call has no legs left: it is gone from List (or was merged into another call)
+
+/**
+ * One change of one call, signalled by the mirror after applying it (Mirror 'change'): the one
+ * source of call changes for everything built on the mirror (call events, the live stream), so that
+ * nothing re-derives them by comparing versions. A single AMI event may signal several changes
+ * (a leg moving between calls: 'leg-left' and 'ended' for one, 'leg' for the other).
+ */
+export interface CallChange {
+  readonly call: Call
+  readonly kind: CallChangeKind
+  /** The leg the change is about; undefined for 'ended'. */
+  readonly leg: Leg | undefined
+  /** For 'state': the leg's state before. */
+  readonly from: number | undefined
+  /** When it happened: Asterisk's event time (timestampevents), the mirror's clock for a resync. */
+  readonly at: number
+}
+
 /** Notifications for action correlation (PickUp, Transfer...); emitted after the mirror changed. */
 export interface MirrorEvents {
+  /** Every change of every call (see CallChange). */
+  change: [change: CallChange]
+  /** After an AMI event or a snapshot that changed calls was applied in full (a consistent state to show). */
+  settled: []
   leg: [leg: Leg]
   hangup: [leg: Leg, cause: string]
   pickup: [picker: Leg, targetUniqueid: string]
@@ -149,6 +187,10 @@ export class Mirror extends EventEmitter<MirrorEvents> {
 
   /** Repeated short values (contexts, extens, caller ids, tech, resources, dial statuses). */
   private readonly strings = new Interner()
+  /** The event being applied (its time stamps change signals); never kept past apply(). */
+  private current: AmiEvent | undefined
+  /** Changes were signalled since the last 'settled'. */
+  private unsettled = false
 
   constructor (
     private readonly resolveParty: PartyResolver,
@@ -179,9 +221,32 @@ export class Mirror extends EventEmitter<MirrorEvents> {
 
   unexpect (uniqueid: string): void { this.expected.delete(uniqueid) }
 
+  /**
+   * Fills in what the engine knows of a leg it originated before Asterisk says it (where it is
+   * going, its tags): only fields still empty are set.
+   */
+  annotate (leg: Leg, tags: { readonly target: string, readonly nonce: string, readonly op: string }): void {
+    if (this.legs.get(leg.uniqueid) !== leg) return
+    if (leg.target === undefined || leg.target === '') leg.target = tags.target
+    if (leg.nonce === undefined || leg.nonce === '') leg.nonce = tags.nonce
+    if (leg.op === undefined || leg.op === '') leg.op = tags.op
+    this.changed(leg.call, 'details', leg)
+    this.settle()
+  }
+
   // ---- live events (the hot path: one switch, Map mutations, no awaits) ------------------------
 
   apply (e: AmiEvent): void {
+    this.current = e
+    try {
+      this.applyEvent(e)
+    } finally {
+      this.current = undefined
+      this.settle()
+    }
+  }
+
+  private applyEvent (e: AmiEvent): void {
     switch (e.event) {
       case 'Newchannel':
       case 'Newstate':
@@ -198,14 +263,14 @@ export class Mirror extends EventEmitter<MirrorEvents> {
         const leg = this.upsert(e, '')
         if (leg !== undefined) {
           leg.bridgeId = this.bridgeRef(leg, e.bridgeuniqueid)
-          leg.call.version++
+          this.changed(leg.call, 'bridge', leg)
           this.emit('bridged', leg)
         }
         return
       }
       case 'BridgeLeave': {
         const leg = this.upsert(e, '')
-        if (leg !== undefined && leg.bridgeId === e.bridgeuniqueid) { leg.bridgeId = undefined; leg.call.version++ }
+        if (leg !== undefined && leg.bridgeId === e.bridgeuniqueid) { leg.bridgeId = undefined; this.changed(leg.call, 'bridge', leg) }
         return
       }
       case 'Hold':
@@ -213,7 +278,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
         const leg = this.upsert(e, '')
         if (leg !== undefined) {
           leg.holdAt = e.event === 'Hold' ? (leg.holdAt ?? this.eventTime(e)) : undefined
-          leg.call.version++
+          this.changed(leg.call, 'hold', leg)
         }
         return
       }
@@ -224,7 +289,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
         const active = e.event === 'MixMonitorStart'
         // A second MixMonitor on the same channel keeps the first start time.
         leg.recordingAt = active ? (leg.recordingAt ?? this.eventTime(e)) : undefined
-        leg.call.version++
+        this.changed(leg.call, 'recording', leg)
         this.emit('recording', leg, active)
         return
       }
@@ -277,6 +342,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
       } else {
         this.update(leg, item, '', true)
       }
+      const { bridgeId, answeredAt, ringingAt, mohAt } = leg
       if (item.bridgeid !== undefined) leg.bridgeId = item.bridgeid === '' ? undefined : this.bridgeRef(leg, item.bridgeid)
       if (leg.state === UP && leg.answeredAt === undefined) leg.answeredAt = now - durationMs(item.duration)
       if (leg.state === RINGING && leg.ringingAt === undefined) leg.ringingAt = leg.createdAt
@@ -284,6 +350,9 @@ export class Mirror extends EventEmitter<MirrorEvents> {
       // music plays is not in a snapshot (parking comes from the ParkedCalls list, see applyParkedList).
       if (item.application === 'MusicOnHold') leg.mohAt ??= now
       else if (engineHeld && leg.parked === undefined) leg.mohAt = undefined
+      if (bridgeId !== leg.bridgeId) this.changed(leg.call, 'bridge', leg)
+      if (mohAt !== leg.mohAt) this.changed(leg.call, 'moh', leg)
+      if (answeredAt !== leg.answeredAt || ringingAt !== leg.ringingAt) this.changed(leg.call, 'details', leg)
     }
     // Rebuild dial relations the snapshot can tell: AppDial legs were dialed by the Dial leg of their call.
     for (const item of sorted) {
@@ -298,6 +367,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
       if (!explained.has(leg.uniqueid)) removed++
       this.removeLeg(leg, now)
     }
+    this.settle()
     return { added, removed }
   }
 
@@ -315,12 +385,13 @@ export class Mirror extends EventEmitter<MirrorEvents> {
       parked.add(leg.uniqueid)
       if (leg.parked === undefined) {
         leg.parked = parkedState(item, now - 1000 * (Number(item.parkingduration) || 0), this.resolveDevice(item.parkerdialstring))
-        leg.call.version++
+        this.changed(leg.call, 'park', leg)
       }
     }
     for (const leg of this.legs.values()) {
-      if (leg.parked !== undefined && !parked.has(leg.uniqueid)) { leg.parked = undefined; leg.call.version++ }
+      if (leg.parked !== undefined && !parked.has(leg.uniqueid)) { leg.parked = undefined; this.changed(leg.call, 'park', leg) }
     }
+    this.settle()
   }
 
   /** Forgets tombstones and expectations older than their time-to-live. */
@@ -346,7 +417,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
       // A dialed leg belongs to its caller's call even before linkedids say so (Local chains).
       if (dest.call !== caller.call) this.moveLeg(dest, caller.call)
     }
-    dest.call.version++
+    this.changed(dest.call, 'dial-begin', dest)
   }
 
   private onDialEnd (e: AmiEventOf<'DialEnd'>): void {
@@ -354,7 +425,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     if (e.uniqueid !== undefined && e.uniqueid !== '') this.upsert(e, '')
     if (dest === undefined) return
     dest.dialStatus = this.strings.intern(e.dialstatus ?? 'UNKNOWN')
-    dest.call.version++
+    this.changed(dest.call, 'dial-end', dest)
   }
 
   /** Music on hold for a leg. Asterisk's own times order them: a late, older event changes nothing. */
@@ -365,7 +436,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     if (at < leg.mohSeen) return
     leg.mohSeen = at
     leg.mohAt = e.event === 'MusicOnHoldStart' ? (leg.mohAt ?? at) : undefined
-    leg.call.version++
+    this.changed(leg.call, 'moh', leg)
     this.emit('moh', leg)
   }
 
@@ -391,11 +462,11 @@ export class Mirror extends EventEmitter<MirrorEvents> {
           retriever.retrievedFrom = leg.uniqueid
           retriever.role = 'picker'
           retriever.dialedBy = leg.uniqueid
-          retriever.call.version++
+          this.changed(retriever.call, 'pickup', retriever)
         }
       }
     }
-    leg.call.version++
+    this.changed(leg.call, 'park', leg)
     this.emit('parking', leg, e)
   }
 
@@ -424,7 +495,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
       }
       if (picker.call !== call) this.moveLeg(picker, call)
     }
-    picker.call.version++
+    this.changed(picker.call, 'pickup', picker)
     this.emit('pickup', picker, targetId)
   }
 
@@ -435,7 +506,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     const spyee = e.event === 'ChanSpyStart' ? e.spyeeuniqueid : undefined
     if (spyer.spying === spyee) return
     spyer.spying = spyee === undefined ? undefined : (this.legs.get(spyee)?.uniqueid ?? detach(spyee))
-    spyer.call.version++
+    this.changed(spyer.call, 'spy', spyer)
   }
 
   private onHangup (e: AmiEventOf<'Hangup'>): void {
@@ -452,8 +523,10 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   private onOriginateResponse (e: AmiEventOf<'OriginateResponse'>): void {
     const leg = e.uniqueid !== undefined ? this.legs.get(e.uniqueid) : undefined
     if (leg !== undefined && e.exten !== undefined && e.exten !== '' && e.exten !== 's') {
-      if (e.exten !== leg.target) leg.target = this.strings.intern(e.exten)
-      leg.call.version++
+      if (e.exten !== leg.target) {
+        leg.target = this.strings.intern(e.exten)
+        this.changed(leg.call, 'details', leg)
+      }
     }
     this.emit('originate', e)
   }
@@ -538,7 +611,8 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     const f = FIELDS[prefix]
     const call = leg.call
     const channel = e[f.channel]
-    if (channel !== undefined && channel !== leg.channel) this.setChannel(leg, channel)
+    let dirty = false
+    if (channel !== undefined && channel !== leg.channel) { this.setChannel(leg, channel); dirty = true }
     const stateText = e[f.state]
     let stateFrom: number | undefined
     if (stateText !== undefined) {
@@ -553,18 +627,20 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     }
     // Unchanged values (most events) cost a comparison; only a change is copied or interned.
     const strings = this.strings
-    const v = e[f.callerNum]; if (v !== undefined && v !== leg.callerNum) leg.callerNum = strings.intern(v)
-    const w = e[f.callerName]; if (w !== undefined && w !== leg.callerName) leg.callerName = strings.intern(w)
-    const x = e[f.connectedNum]; if (x !== undefined && x !== leg.connectedNum) leg.connectedNum = strings.intern(x)
-    const y = e[f.connectedName]; if (y !== undefined && y !== leg.connectedName) leg.connectedName = strings.intern(y)
-    const ctx = e[f.context]; if (ctx !== undefined && ctx !== '' && ctx !== leg.context) leg.context = strings.intern(ctx)
-    const ex = e[f.exten]; if (ex !== undefined && ex !== '' && ex !== leg.exten) leg.exten = strings.intern(ex)
-    const op = e[f.op]; if (op !== undefined && op !== '' && op !== leg.op) leg.op = strings.intern(op)
-    const nonce = e[f.nonce]; if (nonce !== undefined && nonce !== '' && nonce !== leg.nonce) leg.nonce = detach(nonce)
+    const v = e[f.callerNum]; if (v !== undefined && v !== leg.callerNum) { leg.callerNum = strings.intern(v); dirty = true }
+    const w = e[f.callerName]; if (w !== undefined && w !== leg.callerName) { leg.callerName = strings.intern(w); dirty = true }
+    const x = e[f.connectedNum]; if (x !== undefined && x !== leg.connectedNum) { leg.connectedNum = strings.intern(x); dirty = true }
+    const y = e[f.connectedName]; if (y !== undefined && y !== leg.connectedName) { leg.connectedName = strings.intern(y); dirty = true }
+    const ctx = e[f.context]; if (ctx !== undefined && ctx !== '' && ctx !== leg.context) { leg.context = strings.intern(ctx); dirty = true }
+    const ex = e[f.exten]; if (ex !== undefined && ex !== '' && ex !== leg.exten) { leg.exten = strings.intern(ex); dirty = true }
+    const op = e[f.op]; if (op !== undefined && op !== '' && op !== leg.op) { leg.op = strings.intern(op); dirty = true }
+    const nonce = e[f.nonce]; if (nonce !== undefined && nonce !== '' && nonce !== leg.nonce) { leg.nonce = detach(nonce); dirty = true }
     // OffHold clears it: an empty value is news too.
-    const peer = e[f.holdPeer]; if (peer !== undefined && peer !== leg.holdPeer) leg.holdPeer = optional(known(peer), undefined)
+    const peer = e[f.holdPeer]
+    if (peer !== undefined && peer !== leg.holdPeer && optional(known(peer), undefined) !== leg.holdPeer) { leg.holdPeer = optional(known(peer), undefined); dirty = true }
     const linkedid = e[f.linkedid]
     if (linkedid !== undefined && linkedid !== '' && linkedid !== leg.linkedid) {
+      dirty = true
       leg.linkedid = this.linkedRef(linkedid, leg.uniqueid)
       // Linkedids converge on the oldest call when legs are bridged; follow them, unless the
       // leg already sits in that call through a pickup alias.
@@ -575,8 +651,12 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     // VN_CALL tag comes with a later event, and then the leg joins the call it was made for.
     const hint = e[f.call]
     if (hint !== undefined && hint !== '' && leg.call.key === leg.linkedid) this.joinHinted(leg, hint)
-    leg.call.version++
-    if (stateFrom !== undefined) this.emit('state', leg, stateFrom)
+    if (stateFrom !== undefined) {
+      this.changed(leg.call, 'state', leg, stateFrom)
+      this.emit('state', leg, stateFrom)
+    } else if (dirty) {
+      this.changed(leg.call, 'details', leg)
+    }
   }
 
   private joinHinted (leg: Leg, hint: string): void {
@@ -621,14 +701,14 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     leg.call = call
     call.legs.set(leg.uniqueid, leg)
     if (!leg.local && leg.viewId === '') leg.viewId = String(call.nextView++).padStart(2, '0')
-    call.version++
     this.index(leg)
+    this.changed(call, 'leg', leg)
   }
 
   private moveLeg (leg: Leg, to: Call): void {
     const from = leg.call
     from.legs.delete(leg.uniqueid)
-    from.version++
+    this.changed(from, 'leg-left', leg)
     if (from.legs.size === 0) this.dropCall(from)
     leg.viewId = ''
     this.attach(leg, to)
@@ -639,7 +719,7 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     this.tombstones.set(leg.uniqueid, now + TOMBSTONE_TTL_MS)
     const call = leg.call
     call.legs.delete(leg.uniqueid)
-    call.version++
+    this.changed(call, 'leg-left', leg)
     if (call.legs.size === 0) this.dropCall(call)
   }
 
@@ -647,6 +727,25 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     this.calls.delete(call.key)
     this.callIndex.dropCall(call)
     for (const alias of call.aliases) if (this.aliases.get(alias) === call.key) this.aliases.delete(alias)
+    this.changed(call, 'ended', undefined)
+  }
+
+  /**
+   * The one place a call changes: its version moves (views re-project it) and the change is
+   * signalled (CallChange), only built when someone listens.
+   */
+  private settle (): void {
+    if (!this.unsettled) return
+    this.unsettled = false
+    this.emit('settled')
+  }
+
+  private changed (call: Call, kind: CallChangeKind, leg: Leg | undefined, from?: number): void {
+    call.version++
+    if (this.listenerCount('change') === 0) return
+    this.unsettled = true
+    const at = this.current !== undefined ? this.eventTime(this.current) : this.clock()
+    this.emit('change', { call, kind, leg, from, at })
   }
 
   /** The live call an engine-originated leg was tagged to join (VN_CALL), whichever instance sent it. */

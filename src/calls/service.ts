@@ -85,11 +85,7 @@ export class CallService {
 
   /** Whether the selection may see the call: through any extension that is or was a party of it. */
   sees (call: Call, selection: CallSelection): boolean {
-    if (selection.kind === 'all') return true
-    for (const [extension, organizationId] of call.parties) {
-      if (selection.kind === 'organization' ? organizationId === selection.organizationId : selection.extensions.includes(extension)) return true
-    }
-    return false
+    return partiesSeenBy(call.parties, selection)
   }
 
   /**
@@ -117,6 +113,15 @@ export class CallService {
   project (call: Call, viewer?: string): PhoneCall {
     return projectCall(call, this.ctx, viewer)
   }
+}
+
+/** Whether a selection sees a call with these parties (extension -> organization): see CallService.sees(). */
+export function partiesSeenBy (parties: ReadonlyMap<string, string>, selection: CallSelection): boolean {
+  if (selection.kind === 'all') return true
+  for (const [extension, organizationId] of parties) {
+    if (selection.kind === 'organization' ? organizationId === selection.organizationId : selection.extensions.includes(extension)) return true
+  }
+  return false
 }
 
 function inSelection (party: Party | undefined, selection: CallSelection): boolean {

@@ -26,8 +26,12 @@ export function projectCall (call: Call, ctx: ProjectionContext, viewer?: string
     hit = { version: call.version, phoneCall: build(call, ctx) }
     cache.set(call, hit)
   }
-  const phoneCall = hit.phoneCall
-  if (viewer === undefined || viewer === phoneCall.extension || !call.parties.has(viewer)) return phoneCall
+  return seenBy(hit.phoneCall, call.parties, viewer)
+}
+
+/** A projected call as `viewer` sees it: its own extension when it is or was a party (see projectCall). */
+export function seenBy (phoneCall: PhoneCall, parties: ReadonlyMap<string, string>, viewer: string | undefined): PhoneCall {
+  if (viewer === undefined || viewer === phoneCall.extension || !parties.has(viewer)) return phoneCall
   return { ...phoneCall, extension: viewer }
 }
 

@@ -16,4 +16,6 @@ export interface Extension extends Readonly<ExtensionConfig> {
 export interface Principal {
   readonly user: User
   readonly clientId: string
+  /** When the request's token expires (ms since the epoch): a live stream ends then. */
+  readonly expiresAt?: number
 }

@@ -7,6 +7,8 @@ import { updateAllRoutes, updateRoutes } from './routes/update.ts'
 import { deleteRoutes } from './routes/delete.ts'
 import { createRoutes } from './routes/create.ts'
 import { recordingRoutes } from './routes/recordings.ts'
+import { streamRoutes } from './routes/stream.ts'
+import type { CallFeed } from '../stream/index.ts'
 import type { RecordingStore } from '../recordings/index.ts'
 import type { AmiClient } from '../ami/index.ts'
 import type { Logger } from 'pino'
@@ -15,6 +17,7 @@ export interface UapiPluginOptions extends RouteDeps {
   readonly ami: AmiClient
   readonly log: Logger
   readonly recordings?: RecordingStore | undefined
+  readonly feed: CallFeed
 }
 
 export const uapiPlugin: FastifyPluginAsyncTypebox<UapiPluginOptions> = async (app, opts) => {
@@ -22,6 +25,7 @@ export const uapiPlugin: FastifyPluginAsyncTypebox<UapiPluginOptions> = async (a
   // Pass only our dependencies on: Fastify reads `prefix` from plugin options and would apply it twice.
   const deps: RouteDeps = { calls: opts.calls, directory: opts.directory, publicUrl: opts.publicUrl, basePath: opts.basePath, hide: opts.hide }
   await app.register(listRoutes, deps)
+  await app.register(streamRoutes, { ...deps, feed: opts.feed })
   await app.register(updateRoutes, { ...deps, ami: opts.ami, log: opts.log, recordings: opts.recordings })
   await app.register(recordingRoutes, { ...deps, recordings: opts.recordings })
   await app.register(updateAllRoutes, { ...deps, ami: opts.ami, log: opts.log, recordings: opts.recordings })

@@ -95,10 +95,7 @@ class ClickToCallTracker {
     if (p === undefined) return
     // Until the source answers, Asterisk reports the leg at exten "s": say where it is going. Its
     // first event (Newchannel) carries the channel variables empty: tag it as they will be.
-    if (leg.target === undefined || leg.target === '') leg.target = p.destination
-    if (leg.nonce === undefined || leg.nonce === '') leg.nonce = p.nonce
-    if (leg.op === undefined || leg.op === '') leg.op = 'c2c'
-    leg.call.version++
+    this.mirror.annotate(leg, { target: p.destination, nonce: p.nonce, op: 'c2c' })
     this.finish(leg.uniqueid, leg.call)
   }
 
