@@ -42,9 +42,10 @@ function messageOf (record: FeedRecord, feed: CallFeed, viewer: string | undefin
   let text = byViewer.get(key)
   if (text === undefined) {
     const id = `${feed.boot}.${record.seq}`
+    const seen = record.phoneCall === undefined || key === '' ? record.json : JSON.stringify(seenBy(record.phoneCall, record.parties, key))
     text = record.phoneCall === undefined
       ? `id: ${id}\nevent: ended\ndata: ${JSON.stringify({ id: record.callId })}\n\n`
-      : `id: ${id}\nevent: call\ndata: ${JSON.stringify({ phoneCall: seenBy(record.phoneCall, record.parties, key === '' ? undefined : key) })}\n\n`
+      : `id: ${id}\nevent: call\ndata: {"phoneCall":${seen}}\n\n`
     byViewer.set(key, text)
   }
   return text
@@ -94,12 +95,14 @@ export function openCallStream (feed: CallFeed, calls: CallService, res: ServerR
     feed.off('record', onRecord)
     feed.off('availability', onAvailability)
     feed.off('closing', close)
+    feed.detach()
     res.end()
   }
   res.on('close', close)
   res.on('error', close)
 
   // Tell the client how soon to come back, then what it missed (or everything it sees now).
+  feed.attach()
   send('retry: 2000\n\n')
   const missed = opts.lastEventId !== undefined ? feed.since(opts.lastEventId) : undefined
   if (missed !== undefined) {
