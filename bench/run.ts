@@ -5,7 +5,7 @@
 // its collection used to land in the next benchmark's p99.
 //
 //   npm run bench                       all of them (~2 min; pickup-e2e needs `npm run pbx:up`)
-//   npm run bench -- ingest list        only some: memory ingest pickup list http e2e
+//   npm run bench -- ingest list        only some: memory ingest pickup list http e2e stream startup
 import { spawn } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
@@ -17,6 +17,7 @@ import { SHAPES, benchListScale } from './list-scale.ts'
 import { benchHttpHello } from './http-hello.ts'
 import { benchPickupE2e } from './pickup-e2e.ts'
 import { benchStartup } from './startup.ts'
+import { benchStreamFanout } from './stream-fanout.ts'
 
 type Results = Record<string, number | number[] | string | null>
 
@@ -48,6 +49,8 @@ const TABLE: ReadonlyArray<{ key: string, target?: Target }> = [
   { key: 'heap_mb_per_10k_calls_mirror_only' },
   { key: 'call_index_heap_mb_per_10k_calls' },
   { key: 'pickup_e2e_ms_p50' },
+  { key: 'stream_fanout_ms_p50' },
+  { key: 'stream_fanout_ms_p99', target: { key: 'stream_fanout_ms_p99', text: '< 20 ms (one change, 100 clients)', met: (v) => v < 20 } },
   { key: 'start_to_ready_ms' },
   { key: 'start_to_ready_ms_tsx' },
   { key: 'idle_rss_mb' },
@@ -67,6 +70,7 @@ const BENCHES: ReadonlyArray<{ name: string, keys: string[], run: (log: (m: stri
   { name: 'list', keys: ['list_p99_ms_10k', 'list_scale_ratio', ...SHAPES.flatMap((s) => [`list_${s.name}_p99_ms_10k`, `list_${s.name}_ratio`])], run: benchListScale },
   { name: 'http', keys: ['http_vs_hello_ratio', 'http_get_call_rps', 'http_hello_rps'], run: benchHttpHello },
   { name: 'e2e', keys: ['pickup_e2e_ms_p50'], run: benchPickupE2e },
+  { name: 'stream', keys: ['stream_fanout_ms_p99', 'stream_fanout_ms_p50'], run: benchStreamFanout },
   { name: 'startup', keys: ['start_to_ready_ms', 'start_to_ready_ms_tsx', 'idle_rss_mb', 'idle_rss_mb_tsx', 'idle_rss_ratio'], run: benchStartup }
 ]
 
