@@ -9,7 +9,7 @@ export { PhoneCallSchema, PhoneCallViewSchema, Status, Flow, type PhoneCall, typ
 // Call actions: one module per UAPI verb, all taking the same ActionDeps and resolving their call
 // through resolveCall. src/uapi reaches them only through this file (a lint rule keeps it so).
 export { resolveCall, type ActionDeps } from './actions/context.ts'
-export { originateTrackerOf, type OriginateOutcome, type FollowSpec } from './actions/originate-tracker.ts'
+export { originateTrackerOf, type OriginateOutcome, type FollowSpec, type TargetClaims } from './actions/originate-tracker.ts'
 export { pickUp, viewLeg, type PickUpInput, type PickUpOutcome, type PickUpStarted } from './actions/pick-up.ts'
 export { hangUp, hangUpTargets, type HangUpInput, type HangUpTarget } from './actions/hang-up.ts'
 export { transfer, type TransferInput, type TransferDone } from './actions/transfer.ts'

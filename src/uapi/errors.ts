@@ -17,6 +17,7 @@ export const UAPI_ERRORS = {
   media_type_unsupported: [415, 'The request body must be JSON.'],
   rate_limited: [429, 'Too many requests; slow down and retry later.'],
   pbx_unavailable: [503, 'The PBX is not reachable right now; retry shortly.'],
+  coordination_unavailable: [503, 'The database the engine instances share is not reachable; nothing was sent to the PBX. Retry shortly.'],
   pbx_timeout: [504, 'The PBX did not confirm the action in time; it may still happen. Check the call before retrying.'],
   // Standard request parameters (reference 1.5).
   fields_invalid: [400, 'The fields parameter names an unknown PhoneCall field.'],

@@ -18,6 +18,7 @@ export type CallActionCode =
   | 'pc_phonecall_not_parked'
   | 'pbx_timeout'
   | 'access_denied'
+  | 'coordination_unavailable'
 
 export class CallActionError extends Error {
   override readonly name = 'CallActionError'

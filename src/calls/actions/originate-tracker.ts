@@ -10,12 +10,28 @@
 //   elsewhere). Our still-ringing phone is then released at once, with one Hangup of our own leg;
 // - pbx-lost: the AMI connection dropped or Asterisk announced Shutdown first;
 // - failed: anything else (Originate refused, our leg ended without the proof, deadline).
-// It also holds the per-target lock: one such verb per target leg at a time, in this process.
+// It also holds the per-target lock: one such verb per target leg at a time, in this process and,
+// given a shared claim store (several engine instances on one database), across instances.
 import { AmiErrorCodes, isAmiError, type AmiClient, type AmiEvent, type AmiHeaders } from '../../ami/index.ts'
 import { type Leg, type Mirror, UP } from '../mirror.ts'
 import { hangupLeg } from '../recipes.ts'
+import { CallActionError } from './errors.ts'
 
 export type OriginateOutcome = 'connected' | 'unanswered' | 'target-gone' | 'pbx-lost' | 'failed'
+
+/**
+ * A lock shared by every engine instance on one database: the key names a target leg by Asterisk's
+ * uniqueid (the same on every instance), the owner our leg. An expired claim may be taken over.
+ */
+export interface TargetClaims {
+  tryClaim: (key: string, owner: string, ttlMs: number) => Promise<boolean>
+  release: (key: string, owner: string) => Promise<void>
+}
+
+/** The shared claim store could not be asked: nothing was sent to Asterisk. */
+export class ClaimStoreError extends Error {
+  override readonly name = 'ClaimStoreError'
+}
 
 export interface FollowSpec {
   /** The uniqueid we gave the new leg (Originate ChannelId). */
@@ -57,6 +73,11 @@ export class OriginateTracker {
   private readonly byChannel = new Map<string, Pending>()
   private readonly byTarget = new Map<string, Pending>()
   private readonly releaseOnSight = new Map<string, NodeJS.Timeout>()
+  /** Targets claimed (target uniqueid -> our channel id) whose follow has not started yet. */
+  private readonly reserved = new Map<string, string>()
+  /** Shared claims we hold (our channel id -> claim key), released when the follow ends. */
+  private readonly held = new Map<string, string>()
+  private claims: TargetClaims | undefined
 
   constructor (private readonly mirror: Mirror, private readonly ami: AmiClient) {
     mirror.on('leg', (leg) => { this.onLeg(leg) })
@@ -70,10 +91,47 @@ export class OriginateTracker {
     ami.on('event', (e) => { this.onEvent(e) })
   }
 
+  /** Several engine instances share one database: targets are claimed there too. */
+  useClaims (claims: TargetClaims | undefined): void { this.claims = claims }
+
   /** True while a verb of this kind acts on the target leg (its lock). */
-  busy (targetUniqueid: string): boolean { return this.byTarget.has(targetUniqueid) }
+  busy (targetUniqueid: string): boolean { return this.byTarget.has(targetUniqueid) || this.reserved.has(targetUniqueid) }
+
+  /**
+   * Takes the target leg for our leg `channelId`, to be followed next (follow() with the same
+   * target): false when another verb has it, here or on another instance. The claim lasts until
+   * the follow ends (or `ttlMs`, should this process die). Throws ClaimStoreError when the shared
+   * store cannot be asked.
+   */
+  async claim (targetUniqueid: string, channelId: string, ttlMs: number): Promise<boolean> {
+    if (this.busy(targetUniqueid)) return false
+    this.reserved.set(targetUniqueid, channelId)
+    const claims = this.claims
+    if (claims === undefined) return true
+    const key = `leg:${targetUniqueid}`
+    let ok: boolean
+    try {
+      ok = await claims.tryClaim(key, channelId, ttlMs)
+    } catch (err) {
+      this.reserved.delete(targetUniqueid)
+      throw new ClaimStoreError('the claim store did not answer', { cause: err })
+    }
+    if (!ok) {
+      this.reserved.delete(targetUniqueid)
+      return false
+    }
+    this.held.set(channelId, key)
+    return true
+  }
+
+  /** A claim that will not be followed after all (the target changed meanwhile). */
+  unclaim (targetUniqueid: string, channelId: string): void {
+    if (this.reserved.get(targetUniqueid) === channelId) this.reserved.delete(targetUniqueid)
+    this.releaseClaim(channelId)
+  }
 
   follow (spec: FollowSpec): Promise<OriginateOutcome> {
+    if (spec.target !== undefined && this.reserved.get(spec.target.uniqueid) === spec.channelId) this.reserved.delete(spec.target.uniqueid)
     return new Promise<OriginateOutcome>((resolve) => {
       const timer = setTimeout(() => {
         const p = this.byChannel.get(spec.channelId)
@@ -215,6 +273,7 @@ export class OriginateTracker {
       p.confirming = true
       // Our leg is gone either way: the target is free for another verb while we confirm.
       if (target !== undefined && this.byTarget.get(target) === p) this.byTarget.delete(target)
+      this.releaseClaim(p.spec.channelId)
       this.ami.action('Ping').then(() => { this.finish(p, outcome, true) }, () => { this.finish(p, 'pbx-lost') })
       return
     }
@@ -222,7 +281,38 @@ export class OriginateTracker {
     this.byChannel.delete(p.spec.channelId)
     if (target !== undefined && this.byTarget.get(target) === p) this.byTarget.delete(target)
     this.mirror.unexpect(p.spec.channelId)
+    this.releaseClaim(p.spec.channelId)
     p.resolve(outcome)
+  }
+
+  private releaseClaim (channelId: string): void {
+    const key = this.held.get(channelId)
+    if (key === undefined) return
+    this.held.delete(channelId)
+    // Unreleased, the claim expires by itself (its ttl).
+    this.claims?.release(key, channelId).catch(() => {})
+  }
+}
+
+/**
+ * Claims the target leg for our leg `channelId` (see OriginateTracker.claim) or throws: a conflict
+ * when another verb has it; `recheck` runs once the claim is held (the target may have changed
+ * while a shared store was asked) and throws what the action's own preconditions would.
+ */
+export async function claimTarget (tracker: OriginateTracker, targetUniqueid: string, channelId: string, ttlMs: number, conflict: string, recheck?: () => void): Promise<void> {
+  let ok: boolean
+  try {
+    ok = await tracker.claim(targetUniqueid, channelId, ttlMs)
+  } catch (err) {
+    if (err instanceof ClaimStoreError) throw new CallActionError('coordination_unavailable', `${err.message}: ${String((err.cause as Error | undefined)?.message)}`)
+    throw err
+  }
+  if (!ok) throw new CallActionError('pc_phonecall_conflict', conflict)
+  try {
+    recheck?.()
+  } catch (err) {
+    tracker.unclaim(targetUniqueid, channelId)
+    throw err
   }
 }
 

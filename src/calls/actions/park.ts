@@ -14,7 +14,7 @@ import { resolveCall, type ActionDeps } from './context.ts'
 import { counterpart, legsOfNumber, partyLegs } from './parties.ts'
 import { viewLeg } from './pick-up.ts'
 import { mirrorShows } from './mirror-wait.ts'
-import { bridgedWith, originateTrackerOf, type FollowSpec, type OriginateOutcome } from './originate-tracker.ts'
+import { bridgedWith, claimTarget, originateTrackerOf, type FollowSpec, type OriginateOutcome } from './originate-tracker.ts'
 
 export interface ParkInput {
   readonly phoneCallId: string
@@ -98,10 +98,13 @@ export async function unPark (deps: ActionDeps, input: UnParkInput): Promise<UnP
   const lot = parked.parked as NonNullable<Leg['parked']>
   if (parked.party?.extension === input.extension) throw new CallActionError('pc_sendcallto_invalid', 'sendCallTo is the parked phone itself')
   const tracker = originateTrackerOf(mirror, ami)
-  if (tracker.busy(parked.uniqueid)) throw new CallActionError('pc_phonecall_conflict', 'the parked call is being taken out already')
-
   const channelId = 'up-' + randomBytes(12).toString('hex')
-  const outcome = tracker.follow(unparkFollow(channelId, parked, input.waitForPickupMs + OUTCOME_GRACE_MS))
+  const deadlineMs = input.waitForPickupMs + OUTCOME_GRACE_MS
+  const target = parked
+  await claimTarget(tracker, target.uniqueid, channelId, deadlineMs + 5_000, 'the parked call is being taken out already', () => {
+    if (mirror.legs.get(target.uniqueid) !== target || target.parked === undefined) throw new CallActionError('pc_phonecall_not_parked', 'the call left the parking lot')
+  })
+  const outcome = tracker.follow(unparkFollow(channelId, parked, deadlineMs))
     .then((o): UnParkOutcome => (o === 'connected' ? 'unparked' : o))
   const parkedId = parked.uniqueid
   void outcome.then((result) => {

@@ -9,7 +9,7 @@ import { pickupOriginate, asteriskCallerId } from '../recipes.ts'
 import type { CallerId } from '../caller-id.ts'
 import { CallActionError } from './errors.ts'
 import { resolveCall, type ActionDeps } from './context.ts'
-import { bridgedWith, originateTrackerOf, type FollowSpec, type OriginateOutcome } from './originate-tracker.ts'
+import { bridgedWith, claimTarget, originateTrackerOf, type FollowSpec, type OriginateOutcome } from './originate-tracker.ts'
 
 /** picked-up: Asterisk bridged the caller with the picker; the rest as OriginateOutcome. */
 export type PickUpOutcome = Exclude<OriginateOutcome, 'connected'> | 'picked-up'
@@ -36,6 +36,8 @@ export interface PickUpStarted {
 
 // How long after waitForPickup we keep listening before calling the outcome unknown.
 const OUTCOME_GRACE_MS = 10_000
+// A shared claim outlives the follow's deadline a little: it is released when the follow ends.
+const CLAIM_SLACK_MS = 5_000
 
 export async function pickUp (deps: ActionDeps, input: PickUpInput): Promise<PickUpStarted> {
   const { ami, mirror, log } = deps
@@ -48,10 +50,12 @@ export async function pickUp (deps: ActionDeps, input: PickUpInput): Promise<Pic
   if (target.party?.extension === input.extension) throw new CallActionError('pc_sendcallto_invalid', 'sendCallTo is the ringing phone itself')
   if (target.party !== undefined && target.party.organizationId !== input.organizationId) throw new CallActionError('pc_sendcallto_invalid', 'sendCallTo is outside the organization of the call')
   const tracker = originateTrackerOf(mirror, ami)
-  if (tracker.busy(target.uniqueid)) throw new CallActionError('pc_phonecall_conflict', 'a pickup of this view is already under way')
-
   const channelId = 'pk-' + randomBytes(12).toString('hex')
-  const outcome = tracker.follow(pickupFollow(channelId, target.uniqueid, input.waitForPickupMs + OUTCOME_GRACE_MS))
+  const deadlineMs = input.waitForPickupMs + OUTCOME_GRACE_MS
+  await claimTarget(tracker, target.uniqueid, channelId, deadlineMs + CLAIM_SLACK_MS, 'a pickup of this view is already under way', () => {
+    if (mirror.legs.get(target.uniqueid) !== target || target.state !== RINGING) throw new CallActionError('pc_phonecallview_invalid', 'the view stopped ringing')
+  })
+  const outcome = tracker.follow(pickupFollow(channelId, target.uniqueid, deadlineMs))
     .then((o): PickUpOutcome => (o === 'connected' ? 'picked-up' : o))
   void outcome.then((result) => {
     log.info({ op: 'pickup', phoneCallId: call.id, target: target.uniqueid, picker: channelId, outcome: result }, 'pickup finished')

@@ -11,7 +11,7 @@ import { asteriskCallerId, superviseOriginate, type SupervisionMode } from '../r
 import type { CallerId } from '../caller-id.ts'
 import { CallActionError } from './errors.ts'
 import { resolveCall, type ActionDeps } from './context.ts'
-import { originateTrackerOf, type OriginateOutcome } from './originate-tracker.ts'
+import { claimTarget, originateTrackerOf, type OriginateOutcome } from './originate-tracker.ts'
 import { isSupervisorLeg, legsOfNumber, partyLegs } from './parties.ts'
 import { viewLeg } from './pick-up.ts'
 
@@ -56,12 +56,14 @@ export async function supervise (deps: ActionDeps, input: SuperviseInput): Promi
   if (isSupervisorLeg(party)) throw new CallActionError('pc_phonecallview_invalid', 'the view is a supervisor leg')
   if (partyLegs(call).some((l) => l.party?.extension === input.extension)) throw new CallActionError('pc_sendcallto_invalid', 'sendCallTo is already in this call')
   const tracker = originateTrackerOf(mirror, ami)
-  if (tracker.busy(party.uniqueid)) throw new CallActionError('pc_phonecall_conflict', 'another action on this party is under way')
-
   const channelId = `${input.mode === 'private-whisper' ? 'pw' : input.mode.slice(0, 2)}-${randomBytes(12).toString('hex')}`
+  const deadlineMs = input.waitForPickupMs + OUTCOME_GRACE_MS
+  await claimTarget(tracker, party.uniqueid, channelId, deadlineMs + 5_000, 'another action on this party is under way', () => {
+    if (mirror.legs.get(party.uniqueid) !== party || party.state !== UP) throw new CallActionError('pc_phonecallview_invalid', 'the party left the call')
+  })
   const outcome = tracker.follow({
     channelId,
-    deadlineMs: input.waitForPickupMs + OUTCOME_GRACE_MS,
+    deadlineMs,
     target: { uniqueid: party.uniqueid, kind: 'live' },
     // Asterisk's own word: ChanSpy started with our leg as spyer and that party as spyee.
     connected: (_leg, e) => e?.event === 'ChanSpyStart' && e.spyeruniqueid === channelId && e.spyeeuniqueid === party.uniqueid
