@@ -492,6 +492,9 @@ export interface CallOptions {
   password?: string;
   /** A pcap of PCMA RTP played once the call is answered (SDP then offers PCMA only). */
   audio?: string;
+  /** Place this many calls (default 1), `ratePerS` new calls a second (default 10). */
+  calls?: number;
+  ratePerS?: number;
 }
 
 export class Phone {
@@ -541,7 +544,9 @@ export class Phone {
   /** Calls `to` as extension `from`. Resolves once sipp runs; use waitFor('180'/'200'...). */
   static async call (from: string, to: string, opts: CallOptions = {}): Promise<Phone> {
     const phone = new Phone(from, await allocatePort(), 'caller', opts.password ?? DEMO_SIP_PASSWORD)
-    phone.start('uac', uacScenario(from, to, phone.port, opts.talkMs, opts.audio), ['-m', '1', `${PBX_SIP.host}:${PBX_SIP.port}`])
+    const calls = opts.calls ?? 1
+    const rate = calls > 1 ? ['-r', String(opts.ratePerS ?? 10), '-rp', '1000'] : []
+    phone.start('uac', uacScenario(from, to, phone.port, opts.talkMs, opts.audio), ['-m', String(calls), ...rate, `${PBX_SIP.host}:${PBX_SIP.port}`])
     return phone
   }
 
