@@ -182,9 +182,17 @@ if [[ -n $(chroot_pbx_pids) ]]; then
   info "pbx.sh up: $(tr '\n' ' ' <<<"$out")"
   [[ $out == *"mode: chroot (a chroot PBX is already running)"* && $out == *"already up"* ]] &&
     ok "pbx.sh stays on the running chroot PBX" || fail "pbx.sh up with the chroot PBX running did not stay on it"
+  # What the outage tests do: down, then up. With a Docker engine and a Compose present, `up` must
+  # come back to the chroot PBX rather than move it into Docker.
+  CHROOT_STOPPED=1
+  down=$(bash scripts/pbx.sh down 2>&1)
+  out=$(bash scripts/pbx.sh up 2>&1)
+  info "pbx.sh down: $(tr '\n' ' ' <<<"$down")"
+  info "pbx.sh up: $(tr '\n' ' ' <<<"$out")"
+  [[ -n $(chroot_pbx_pids) && $out == *"mode: chroot (the last pbx.sh up here ran the chroot PBX"* ]] &&
+    ok "pbx.sh down + up comes back on the chroot PBX" || fail "pbx.sh down + up did not come back on the chroot PBX"
   info "stopping the chroot PBX for the Docker run (restored at the end)"
   PBX_MODE=chroot bash scripts/pbx.sh down 2>&1 | sed 's/^/[test-docker]    /'
-  CHROOT_STOPPED=1
 else
   info "no chroot PBX running: nothing to keep or restore"
 fi
