@@ -11,19 +11,33 @@ ARG APT_OPTIONS
 RUN apt-get ${APT_OPTIONS} update \
  && DEBIAN_FRONTEND=noninteractive apt-get ${APT_OPTIONS} install -y --no-install-recommends nodejs npm ca-certificates \
  && rm -rf /var/lib/apt/lists/*
+# Extra CA certificates (PEM text) that npm must trust to reach its registry, e.g. behind a
+# TLS-intercepting proxy (scripts/test-docker.sh passes the host's /usr/local/share/ca-certificates).
+# Used by this build stage only: the runtime image below neither has nor trusts them.
+ARG EXTRA_CA_CERTS=""
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+RUN if [ -n "$EXTRA_CA_CERTS" ]; then printf '%s\n' "$EXTRA_CA_CERTS" >/tmp/extra-ca.pem; export NODE_EXTRA_CA_CERTS=/tmp/extra-ca.pem; fi \
+ && npm ci --no-audit --no-fund \
+ && rm -f /tmp/extra-ca.pem
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund
 
 FROM debian:sid-slim
 ARG APT_OPTIONS
+# The recordings directory is shared with the PBX container: Asterisk writes there as its group
+# (fixed gid RECORDINGS_GID in asterisk/Dockerfile), so `uapi` is a member of a group with that gid
+# (named asterisk here too). uapi's own uid is fixed as well, for whoever reads the host directory.
+ARG RECORDINGS_GID=980
+ARG UAPI_UID=981
 RUN apt-get ${APT_OPTIONS} update \
  && DEBIAN_FRONTEND=noninteractive apt-get ${APT_OPTIONS} install -y --no-install-recommends nodejs \
  && rm -rf /var/lib/apt/lists/* \
- && useradd --system --home-dir /app --shell /usr/sbin/nologin uapi
+ && groupadd --system --gid "${RECORDINGS_GID}" asterisk \
+ && groupadd --system --gid "${UAPI_UID}" uapi \
+ && useradd --system --uid "${UAPI_UID}" --gid uapi --groups asterisk --home-dir /app --no-create-home \
+      --shell /usr/sbin/nologin uapi
 WORKDIR /app
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules

@@ -13,7 +13,8 @@
 #     cached Debian root holding Debian's asterisk package (debootstrap), copies asterisk/*.conf
 #     into its /etc/asterisk on every `up`, and runs Asterisk there with chroot. Asterisk shares
 #     the host network and binds 127.0.0.1 only (AMI 5038, SIP/UDP 5060, RTP 20000-20999).
-#   * docker (when `docker info` answers): `docker compose up -d --build` with docker-compose.yml.
+#   * docker (when `docker info` answers, a Compose works and no chroot PBX runs; `up` also keeps
+#     to the chroot when the last `up` here used it): `docker compose up -d --build asterisk`.
 #
 # Environment:
 #   PBX_MODE    auto (default) | chroot | docker
@@ -73,8 +74,15 @@ compose_cmd() {
   return 0
 }
 
+# The mode of the last successful `up` on this machine (auto mode's `up` keeps to it, see use_docker).
+MODE_FILE=${PBX_MODE_FILE:-/var/cache/uapi-pbx/last-up-mode}
+remember_mode() { { mkdir -p "$(dirname "$MODE_FILE")" && printf '%s\n' "$1" >"$MODE_FILE"; } 2>/dev/null || true; }
+last_up_mode() { cat "$MODE_FILE" 2>/dev/null || true; }
+
 # Docker only when an engine answers, a Compose works and no chroot PBX is running (auto mode);
-# says which mode it chose and why.
+# says which mode it chose and why. For `up` ($1 = up), also not when the last `up` here ran the
+# chroot PBX: `down` then `up` (the outage tests) must not move the PBX into Docker just because a
+# Docker engine happens to run meanwhile.
 use_docker() {
   local why
   case "$PBX_MODE" in
@@ -85,6 +93,7 @@ use_docker() {
       elif ! timeout 10 docker info >/dev/null 2>&1; then why="a docker CLI but no Docker engine answering"
       elif [[ -z $(compose_cmd) ]]; then why="a Docker engine but no Compose (neither the v2 plugin nor docker-compose v1)"
       elif [[ -n $(asterisk_pids) ]]; then why="a chroot PBX is already running"
+      elif [[ ${1:-} == up && $(last_up_mode) == chroot ]]; then why="the last pbx.sh up here ran the chroot PBX; PBX_MODE=docker to switch"
       else
         [[ -n ${MODE_SAID:-} ]] || log "mode: docker ($(compose_cmd) and a Docker engine answer; PBX_MODE=chroot to force the chroot)"
         MODE_SAID=1
@@ -268,14 +277,16 @@ compose() {
 
 cmd_up() {
   take_lock
-  if use_docker; then
+  if use_docker up; then
     # The PBX only: the compose file also describes the engine (docker compose up runs both).
     compose up -d --build asterisk
     compose exec -T asterisk asterisk -rx 'core waitfullybooted' >/dev/null 2>&1 || true
     wait_for_ami
+    remember_mode docker
     log "up (docker)"
   else
     chroot_up
+    remember_mode chroot
   fi
 }
 
