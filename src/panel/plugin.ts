@@ -7,7 +7,7 @@
 // scripts and styles from /panel/, fetch() to the engine, no inline code or style, no framing; every
 // other response keeps the API's `default-src 'none'` (src/http/security.ts).
 import { createHash } from 'node:crypto'
-import { readFileSync, readdirSync } from 'node:fs'
+import { existsSync, readFileSync, readdirSync } from 'node:fs'
 import type { FastifyInstance, FastifyReply } from 'fastify'
 
 /** The panel page's CSP. No 'unsafe-inline' anywhere: the page sets classes and `hidden`, never style attributes. */
@@ -27,24 +27,30 @@ interface Asset {
 }
 
 // The assets sit beside this module: src/panel/public when run from the sources, dist/panel/public
-// once built (npm run build copies them; tsc compiles TypeScript only).
-const PUBLIC_DIR = new URL('./public/', import.meta.url)
+// once built (npm run build copies them; tsc alone compiles TypeScript only, hence the fallback to
+// the sources of a checkout).
+const PUBLIC_DIRS = [new URL('./public/', import.meta.url), new URL('../../src/panel/public/', import.meta.url)]
 
-function loadAssets (): Map<string, Asset> {
+function loadAssets (dir: URL): Map<string, Asset> {
   const assets = new Map<string, Asset>()
-  for (const name of readdirSync(PUBLIC_DIR)) {
+  for (const name of readdirSync(dir)) {
     const type = TYPES[name.slice(name.lastIndexOf('.'))]
     if (type === undefined) continue
-    const body = readFileSync(new URL(name, PUBLIC_DIR))
+    const body = readFileSync(new URL(name, dir))
     assets.set(name, { body, type, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"` })
   }
   return assets
 }
 
 export async function panelPlugin (app: FastifyInstance): Promise<void> {
-  const assets = loadAssets()
-  const page = assets.get('index.html')
-  if (page === undefined) throw new Error(`panel: index.html missing in ${PUBLIC_DIR.pathname}`)
+  const dir = PUBLIC_DIRS.find((d) => existsSync(new URL('index.html', d)))
+  if (dir === undefined) {
+    // A build without its assets: the engine serves the API all the same, without the panel.
+    app.log.warn({ looked: PUBLIC_DIRS.map((d) => d.pathname) }, 'panel assets not found: /panel is not served (npm run build copies them)')
+    return
+  }
+  const assets = loadAssets(dir)
+  const page = assets.get('index.html') as Asset
   assets.delete('index.html')
 
   const schema = { hide: true }
