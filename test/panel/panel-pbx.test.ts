@@ -4,7 +4,9 @@
 // it. Then an outage: Asterisk stopped and started again under the open panel.
 // Run under the PBX lock: flock /tmp/uapi-pbx-tests.lock npx tap test/panel/panel-pbx.test.ts
 // Bridging is asserted from Asterisk's own events (AmiObserver), never from the engine's answers.
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t, { type Test } from 'tap'
 import type { Page } from 'playwright-core'
@@ -19,7 +21,11 @@ import { errorsOf, launch, signIn, type Browser } from './browser.ts'
 // Browser globals, used inside page.evaluate() callbacks only (the project's tsconfig has no DOM lib).
 declare const document: any, window: any, MutationObserver: any, performance: any
 
-const SCREENSHOT = fileURLToPath(new URL('../../docs/panel.png', import.meta.url))
+// The README's picture: written to docs/ only when asked (UPDATE_PANEL_SCREENSHOT=1), so that a test
+// run leaves the working tree clean.
+const SCREENSHOT = process.env.UPDATE_PANEL_SCREENSHOT === '1'
+  ? fileURLToPath(new URL('../../docs/panel.png', import.meta.url))
+  : join(tmpdir(), `panel-${process.pid}.png`)
 
 let browser: Browser
 t.before(async () => {
@@ -114,8 +120,9 @@ t.test('300 calls 210: the panel shows it ringing, picks it up to 024 (bridged b
 
   const second = await Phone.call('0003*301', '0003*210')
   await org3.locator('#ringing-list li[data-ringing~="0003*210"]').waitFor()
-  mkdirSync(new URL('../../docs/', import.meta.url), { recursive: true })
+  mkdirSync(join(SCREENSHOT, '..'), { recursive: true })
   await org3.screenshot({ path: SCREENSHOT })
+  if (process.env.UPDATE_PANEL_SCREENSHOT !== '1') t.teardown(() => { rmSync(SCREENSHOT, { force: true }) })
   t.pass(`screenshot: ${SCREENSHOT}`)
   await second.stop()
   await org3.locator('#ringing-list li').waitFor({ state: 'detached' })
