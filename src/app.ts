@@ -20,6 +20,7 @@ import { REDACTED, REDACT_PATHS, serializeRequest } from './http/redact.ts'
 import { metricsPlugin } from './metrics/index.ts'
 import { RecordingStore } from './recordings/index.ts'
 import { CallFeed } from './stream/index.ts'
+import { panelPlugin } from './panel/index.ts'
 
 /** The engine's parts, reachable from the Fastify instance (health, metrics, tests). */
 export interface Engine {
@@ -120,6 +121,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: DOCS_CSP })
   await app.register(authPlugin, { security: config.security, directory })
   await app.register(healthRoutes)
+  await app.register(panelPlugin)
   // The same routes under both base paths that UAPI clients use (reference 1.1); docs show /uapi.
   for (const prefix of ['/uapi', '/unifiedapi']) {
     await app.register(uapiPlugin, { prefix, basePath: prefix, ami, log: logger.child({ mod: 'calls' }), calls, directory, publicUrl: config.http.publicUrl, hide: prefix !== '/uapi', recordings, feed })

@@ -8,6 +8,7 @@ import { deleteRoutes } from './routes/delete.ts'
 import { createRoutes } from './routes/create.ts'
 import { recordingRoutes } from './routes/recordings.ts'
 import { streamRoutes } from './routes/stream.ts'
+import { extensionRoutes } from './routes/extensions.ts'
 import type { CallFeed } from '../stream/index.ts'
 import type { RecordingStore } from '../recordings/index.ts'
 import type { AmiClient } from '../ami/index.ts'
@@ -26,6 +27,7 @@ export const uapiPlugin: FastifyPluginAsyncTypebox<UapiPluginOptions> = async (a
   const deps: RouteDeps = { calls: opts.calls, directory: opts.directory, publicUrl: opts.publicUrl, basePath: opts.basePath, hide: opts.hide }
   await app.register(listRoutes, deps)
   await app.register(streamRoutes, { ...deps, feed: opts.feed })
+  await app.register(extensionRoutes, deps)
   await app.register(updateRoutes, { ...deps, ami: opts.ami, log: opts.log, recordings: opts.recordings })
   await app.register(recordingRoutes, { ...deps, recordings: opts.recordings })
   await app.register(updateAllRoutes, { ...deps, ami: opts.ami, log: opts.log, recordings: opts.recordings })

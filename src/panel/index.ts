@@ -1,0 +1,1 @@
+export { PANEL_CSP, panelPlugin } from './plugin.ts'
