@@ -1,8 +1,8 @@
 // One small database face over either a PostgreSQL server (`pg`, config database.url) or an embedded
 // PGlite (a data directory on disk, or memory://). Callers see the same three things: query,
 // transaction, close. Both speak PostgreSQL, so the SQL is the same everywhere.
-import { mkdirSync } from 'node:fs'
-import { resolve } from 'node:path'
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs'
+import { join, resolve } from 'node:path'
 import pg from 'pg'
 import type { Logger } from 'pino'
 import type { DatabaseConfig } from '../config.ts'
@@ -91,14 +91,51 @@ export function postgresDriver (config: DatabaseConfig & { url: string }, log: L
   }
 }
 
+// PGlite has no lock of its own: two processes on one directory would corrupt it.
+const LOCK_FILE = 'uapi-engine.lock'
+const lockedHere = new Set<string>()
+
+/** Takes the directory for this process, or throws naming the process that has it. */
+function lockDataDir (dir: string): () => void {
+  const file = join(dir, LOCK_FILE)
+  if (lockedHere.has(dir)) throw new Error(`PGlite data directory ${dir} is already open in this process`)
+  for (let tries = 0; ; tries++) {
+    try {
+      const fd = openSync(file, 'wx')
+      writeSync(fd, String(process.pid))
+      closeSync(fd)
+      break
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST' || tries > 0) throw err
+      const pid = Number(readFileSync(file, 'utf8'))
+      let alive = false
+      try { alive = Number.isInteger(pid) && pid > 0 && pid !== process.pid && process.kill(pid, 0) } catch { alive = false }
+      if (alive) throw new Error(`PGlite data directory ${dir} is in use by process ${pid}: one engine per directory (several instances need a PostgreSQL server, database.url)`)
+      rmSync(file, { force: true }) // left by a process that is gone
+    }
+  }
+  lockedHere.add(dir)
+  return () => {
+    lockedHere.delete(dir)
+    rmSync(file, { force: true })
+  }
+}
+
 /** An embedded PGlite: one connection in this process, its files in `dataDir` (or memory://). */
 export async function pgliteDriver (config: Pick<DatabaseConfig, 'dataDir' | 'schema'>): Promise<Driver> {
   // Imported on demand: a server-backed engine never loads the WASM build.
   const { PGlite } = await import('@electric-sql/pglite')
   const memory = config.dataDir.startsWith('memory://')
   const dir = memory ? config.dataDir : resolve(config.dataDir)
-  if (!memory) mkdirSync(dir, { recursive: true })
-  const db = await PGlite.create(dir)
+  let unlock = (): void => {}
+  if (!memory) {
+    mkdirSync(dir, { recursive: true })
+    unlock = lockDataDir(dir)
+  }
+  const db = await PGlite.create(dir).catch((err: unknown) => {
+    unlock()
+    throw err
+  })
   if (config.schema !== undefined) {
     // One connection: setting search_path once holds for every later statement.
     await db.exec(`CREATE SCHEMA IF NOT EXISTS ${config.schema}; SET search_path TO ${config.schema}`)
@@ -111,6 +148,12 @@ export async function pgliteDriver (config: Pick<DatabaseConfig, 'dataDir' | 'sc
       query: async <T>(sql: string, params?: readonly unknown[]) => (await tx.query<T>(sql, params as unknown[] | undefined)).rows,
       exec: async (sql) => { await tx.exec(sql) }
     })),
-    close: async () => { await db.close() }
+    close: async () => {
+      try {
+        await db.close()
+      } finally {
+        unlock()
+      }
+    }
   }
 }

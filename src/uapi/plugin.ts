@@ -7,7 +7,9 @@ import { updateAllRoutes, updateRoutes } from './routes/update.ts'
 import { deleteRoutes } from './routes/delete.ts'
 import { createRoutes } from './routes/create.ts'
 import { recordingRoutes } from './routes/recordings.ts'
+import { phoneCallEventRoutes } from './routes/phone-call-events.ts'
 import type { RecordingStore } from '../recordings/index.ts'
+import type { EventDelivery, SubscriptionStore, TargetGuard } from '../events/index.ts'
 import type { AmiClient } from '../ami/index.ts'
 import type { Logger } from 'pino'
 
@@ -15,6 +17,9 @@ export interface UapiPluginOptions extends RouteDeps {
   readonly ami: AmiClient
   readonly log: Logger
   readonly recordings?: RecordingStore | undefined
+  readonly subscriptions: SubscriptionStore
+  readonly events: EventDelivery
+  readonly guard: TargetGuard
 }
 
 export const uapiPlugin: FastifyPluginAsyncTypebox<UapiPluginOptions> = async (app, opts) => {
@@ -27,4 +32,5 @@ export const uapiPlugin: FastifyPluginAsyncTypebox<UapiPluginOptions> = async (a
   await app.register(updateAllRoutes, { ...deps, ami: opts.ami, log: opts.log, recordings: opts.recordings })
   await app.register(deleteRoutes, { ...deps, ami: opts.ami, log: opts.log })
   await app.register(createRoutes, { ...deps, ami: opts.ami, log: opts.log })
+  await app.register(phoneCallEventRoutes, { directory: opts.directory, publicUrl: opts.publicUrl, basePath: opts.basePath, hide: opts.hide, subscriptions: opts.subscriptions, events: opts.events, guard: opts.guard })
 }

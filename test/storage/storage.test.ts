@@ -1,6 +1,8 @@
 // The database face (src/storage) on both backends: query, transaction, migrations (once, also
 // when two instances start at once), close; and the cross-instance claims.
 import t from 'tap'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { pino } from 'pino'
 import { MIGRATIONS, Storage, StorageUnavailableError, migrate, pgliteDriver, storageFromConfig } from '../../src/storage/index.ts'
 import { Claims } from '../../src/events/index.ts'
@@ -90,4 +92,14 @@ t.test('a PGlite directory keeps its data across a reopen', async (t) => {
   await first.close()
   const second = await openStorage(t, 'pglite', config)
   t.same(await second.query('SELECT x FROM kept'), [{ x: 7 }])
+})
+
+t.test('a PGlite directory is one engine\'s: a second opener is refused, a stale lock is taken over', async (t) => {
+  const config = await databaseConfig(t, 'pglite')
+  const first = await openStorage(t, 'pglite', config)
+  await t.rejects(pgliteDriver(config), /already open in this process/)
+  await first.close()
+  writeFileSync(join(config.dataDir, 'uapi-engine.lock'), '999999999')
+  const again = await openStorage(t, 'pglite', config)
+  t.same(await again.query('SELECT 1 AS one'), [{ one: 1 }], 'the lock of a process that is gone does not block')
 })
