@@ -11,6 +11,7 @@ import { loadConfig, type Config } from '../src/config.ts'
 import type { AmiEvent } from '../src/ami/index.ts'
 import { FakeAmi, frame } from '../test/helpers/fake-ami.ts'
 import { FIXTURE_DIR } from '../test/helpers/fixtures.ts'
+import { lazyTestStorage } from '../test/helpers/pglite.ts'
 
 export { FIXTURE_DIR }
 
@@ -366,7 +367,7 @@ export async function engineWithFakeAmi (beforeReady?: (app: App) => void): Prom
   // per-app/per-IP rate limits (when this engine version has them) far above that, so the limiter's
   // hooks still run on every request but never refuse one. Set loosely so it is a no-op without them.
   ;(config.http as Record<string, unknown>).rateLimit = { max: 1_000_000, timeWindowMs: 60_000, tokenMax: 1_000_000 }
-  const app = await buildApp(config, { logger: pino({ level: 'silent' }), connect: true })
+  const app = await buildApp(config, { logger: pino({ level: 'silent' }), connect: true, storage: lazyTestStorage() })
   beforeReady?.(app)
   await app.ready()
   await app.engine.sync.whenLive(10_000)

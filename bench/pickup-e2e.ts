@@ -17,6 +17,7 @@ import { loadConfig, type Config } from '../src/config.ts'
 import type { AmiEvent } from '../src/ami/index.ts'
 import type { Leg } from '../src/calls/index.ts'
 import { median, round, now, summarize, tokenFor, until } from './lib.ts'
+import { lazyTestStorage } from '../test/helpers/pglite.ts'
 
 export interface PickupE2eResult {
   pickup_e2e_ms_p50: number | null
@@ -57,7 +58,7 @@ export async function benchPickupE2e (log: (msg: string) => void = () => {}): Pr
   ;(config.http as Record<string, unknown>).rateLimit = { max: 1_000_000, timeWindowMs: 60_000, tokenMax: 1_000_000 }
   let app: App | undefined
   try {
-    app = await buildApp(config, { logger: pino({ level: 'silent' }), connect: true })
+    app = await buildApp(config, { logger: pino({ level: 'silent' }), connect: true, storage: lazyTestStorage() })
     await app.ready()
     try {
       await app.engine.sync.whenLive(8000)

@@ -26,6 +26,7 @@ import { loadConfig, type Config } from '../src/config.ts'
 import { ensurePbx, hangupAllChannels, listChannels, pbxCli } from '../test/helpers/pbx.ts'
 import { Phone, stopAllPhones, DEMO_SIP_PASSWORD, PBX_SIP } from '../test/helpers/phones.ts'
 import { round } from './lib.ts'
+import { lazyTestStorage } from '../test/helpers/pglite.ts'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 120)
@@ -191,7 +192,7 @@ async function main (): Promise<number> {
   await hangupAllChannels()
   const config = structuredClone(loadConfig({ LOG_LEVEL: 'silent' })) as Config
   config.http.rateLimit = { max: 1_000_000, timeWindowMs: 60_000, tokenMax: 1_000_000 }
-  const app: App = await buildApp(config, { logger: pino({ level: process.env.SOAK_LOG_LEVEL ?? 'warn' }), connect: true })
+  const app: App = await buildApp(config, { logger: pino({ level: process.env.SOAK_LOG_LEVEL ?? 'warn' }), connect: true, storage: lazyTestStorage() })
   await app.listen({ host: '127.0.0.1', port: 0 })
   const addr = app.server.address()
   if (addr === null || typeof addr === 'string') throw new Error('no listening address')

@@ -21,6 +21,8 @@ import { metricsPlugin } from './metrics/index.ts'
 import { RecordingStore } from './recordings/index.ts'
 import { CallFeed } from './stream/index.ts'
 import { panelPlugin } from './panel/index.ts'
+import { Storage, storageFromConfig } from './storage/index.ts'
+import { Claims, EventDelivery, SubscriptionStore, TargetGuard } from './events/index.ts'
 
 /** The engine's parts, reachable from the Fastify instance (health, metrics, tests). */
 export interface Engine {
@@ -34,6 +36,12 @@ export interface Engine {
   readonly recordings: RecordingStore | undefined
   /** Call changes for live streams (the mirror's change signal, numbered, with a resume window). */
   readonly feed: CallFeed
+  /** The database (config `database`): PostgreSQL or an embedded PGlite. */
+  readonly db: Storage
+  /** PhoneCallEvents: subscriptions, their delivery (publish), and cross-instance claims. */
+  readonly subscriptions: SubscriptionStore
+  readonly events: EventDelivery
+  readonly claims: Claims
 }
 
 declare module 'fastify' {
@@ -49,6 +57,8 @@ export interface BuildOptions {
   readonly connect?: boolean
   /** The certificate and key of config `http.tls`, already read (src/main.ts); else read here. */
   readonly tls?: TlsFiles
+  /** The database to use instead of config `database` (tests); the app closes it on close. */
+  readonly storage?: Storage
 }
 
 export type App = FastifyInstance<RawServerDefault, IncomingMessage, ServerResponse, Logger, TypeBoxTypeProvider>
@@ -102,14 +112,20 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   })
   const recordings = config.recordings !== undefined ? new RecordingStore(config.recordings.dir, config.recordings.pbxDir, logger.child({ mod: 'recordings' })) : undefined
   const feed = new CallFeed(mirror, sync, calls)
-  app.decorate('engine', { config, directory, ami, mirror, sync, calls, recordings, feed })
+  // With connect: false (tests) the database opens on first use; otherwise before listen (onReady).
+  const db = options.storage ?? storageFromConfig(config.database, logger.child({ mod: 'db' }))
+  const guard = new TargetGuard(config.events.allowedTargets)
+  const subscriptions = new SubscriptionStore(db, { maxPerExtension: config.events.maxPerExtension })
+  const events = new EventDelivery(db, guard, { ...config.events, log: logger.child({ mod: 'events' }) })
+  const claims = new Claims(db)
+  app.decorate('engine', { config, directory, ami, mirror, sync, calls, recordings, feed, db, subscriptions, events, claims })
 
   app.setErrorHandler(uapiErrorHandler)
   app.setNotFoundHandler(uapiNotFoundHandler)
   // Before every route: their hooks (headers, CORS, rate limits, latency) must cover all routes.
   await app.register(securityPlugin, { http: config.http })
   await app.register(drainingPlugin)
-  await app.register(metricsPlugin, { ami, sync, mirror, token: config.http.metricsToken })
+  await app.register(metricsPlugin, { ami, sync, mirror, events, token: config.http.metricsToken })
 
   await app.register(swagger, {
     openapi: {
@@ -124,13 +140,16 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   await app.register(panelPlugin)
   // The same routes under both base paths that UAPI clients use (reference 1.1); docs show /uapi.
   for (const prefix of ['/uapi', '/unifiedapi']) {
-    await app.register(uapiPlugin, { prefix, basePath: prefix, ami, log: logger.child({ mod: 'calls' }), calls, directory, publicUrl: config.http.publicUrl, hide: prefix !== '/uapi', recordings, feed })
+    await app.register(uapiPlugin, { prefix, basePath: prefix, ami, log: logger.child({ mod: 'calls' }), calls, directory, publicUrl: config.http.publicUrl, hide: prefix !== '/uapi', recordings, feed, subscriptions, events, guard })
   }
 
   if (options.connect !== false) {
     app.addHook('onReady', async () => {
       // Said once at start rather than discovered by the first StartRecording (which answers 503).
       if (recordings !== undefined && !(await recordings.usable())) logger.warn({ dir: recordings.dir }, 'recordings directory missing or not writable: StartRecording will answer 503 (see README, Recordings)')
+      // The database first: an engine that cannot store events should not start half-way.
+      await db.open()
+      events.start()
       sync.start()
       ami.start()
     })
@@ -140,6 +159,8 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   app.addHook('onClose', async () => {
     sync.stop()
     await ami.close()
+    await events.close()
+    await db.close()
   })
   return app
 }

@@ -127,6 +127,33 @@ const RecordingsSchema = Type.Object({
   pbxDir: Type.String({ pattern: '^/[^\\s,|()]*$', description: 'The same directory as Asterisk sees it (absolute; no spaces, commas, pipes or parentheses: MixMonitor options)' })
 }, { additionalProperties: false })
 
+// The engine's database (src/storage): a PostgreSQL server when `url` is set, else an embedded
+// PGlite in `dataDir` ("memory://" keeps it in memory). `schema`: tables live there (search_path).
+const DatabaseSchema = Type.Object({
+  url: Type.Optional(Type.String({ pattern: '^postgres(ql)?://', description: 'postgres://user@host:5432/db; absent: embedded PGlite' })),
+  dataDir: Type.String({ minLength: 1, default: './data/db', description: 'PGlite data directory (relative to the working directory) or memory://' }),
+  schema: Type.Optional(Type.String({ pattern: '^[a-z_][a-z0-9_]{0,62}$', description: 'PostgreSQL schema of the tables (created if missing); default: the server\'s search_path' })),
+  poolSize: Integer(1, 100, 10),
+  connectTimeoutMs: Integer(100, 600_000, 5000)
+}, { default: {}, additionalProperties: false })
+
+// PhoneCallEvents delivery (src/events). Durations in ms.
+const EventsSchema = Type.Object({
+  timeoutMs: Integer(100, 120_000, 5000),
+  maxAttempts: Integer(1, 100, 5),
+  backoffMs: Integer(1, 3_600_000, 1000),
+  backoffMaxMs: Integer(1, 86_400_000, 300_000),
+  leaseMs: Integer(100, 3_600_000, 30_000),
+  sweepMs: Integer(10, 3_600_000, 5000),
+  concurrencyPerTarget: Integer(1, 1000, 8),
+  queuePerTarget: Integer(1, 1_000_000, 1000),
+  retentionMs: Integer(0, 365 * 86_400_000, 86_400_000),
+  deadRetentionMs: Integer(0, 3650 * 86_400_000, 30 * 86_400_000),
+  maxPerExtension: Integer(1, 10_000, 100),
+  // Callback targets allowed although private/loopback/link-local: CIDRs ("10.1.0.0/16"), IPs or host names.
+  allowedTargets: Type.Array(Type.String({ minLength: 1, maxLength: 255 }), { default: [], maxItems: 1000 })
+}, { default: {}, additionalProperties: false })
+
 const LogSchema = Type.Object({
   level: Type.Enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], { default: 'info' })
 }, { default: {}, additionalProperties: false })
@@ -137,6 +164,8 @@ export const ConfigSchema = Type.Object({
   security: SecuritySchema,
   directory: DirectorySchema,
   recordings: Type.Optional(RecordingsSchema),
+  database: DatabaseSchema,
+  events: EventsSchema,
   log: LogSchema
 }, { additionalProperties: false })
 
@@ -147,6 +176,8 @@ export type UserConfig = Static<typeof UserSchema>
 export type ExtensionConfig = Static<typeof ExtensionSchema>
 export type AppConfig = Static<typeof AppSchema>
 export type RecordingsConfig = Static<typeof RecordingsSchema>
+export type DatabaseConfig = Static<typeof DatabaseSchema>
+export type EventsConfig = Static<typeof EventsSchema>
 
 /** Secrets shipped in config/default.json. Public knowledge, so never acceptable in production. */
 export const DEMO_SECRETS: ReadonlySet<string> = new Set([
@@ -282,7 +313,9 @@ function applyEnv (raw: unknown, env: Env): unknown {
     ['TOKEN_SECRET', 'security', 'tokenSecret', String],
     ['CALL_ID_SECRET', 'security', 'callIdSecret', String],
     ['RECORDINGS_DIR', 'recordings', 'dir', String],
-    ['RECORDINGS_PBX_DIR', 'recordings', 'pbxDir', String]
+    ['RECORDINGS_PBX_DIR', 'recordings', 'pbxDir', String],
+    ['DATABASE_URL', 'database', 'url', String],
+    ['DATABASE_DIR', 'database', 'dataDir', String]
   ]
   for (const [name, section, key, convert] of overrides) {
     const v = env[name]

@@ -10,6 +10,7 @@ import { promisify } from 'node:util'
 import t from 'tap'
 import { FakeAmi } from './helpers/fake-ami.ts'
 import { recordLine } from './helpers/error-log.ts'
+import { pgliteDir } from './helpers/db.ts'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const run = promisify(execFile)
@@ -30,7 +31,7 @@ t.test('node dist/main.js serves the README example with no TypeScript loader in
   // A clean environment: no NODE_OPTIONS (the test runner's own TypeScript loader must not leak in).
   const child = spawn(process.execPath, ['dist/main.js'], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: String(port), AMI_HOST: '127.0.0.1', AMI_PORT: String(ami.port), LOG_LEVEL: 'warn' },
+    env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: String(port), AMI_HOST: '127.0.0.1', AMI_PORT: String(ami.port), LOG_LEVEL: 'warn', DATABASE_DIR: await pgliteDir() },
     stdio: ['ignore', 'pipe', 'inherit']
   })
   t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })

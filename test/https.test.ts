@@ -15,6 +15,7 @@ import { recordLine } from './helpers/error-log.ts'
 import { statuses, viewOf } from './helpers/uapi.ts'
 import { syntheticCall } from '../bench/lib.ts'
 import type { PhoneCall } from '../src/calls/index.ts'
+import { pgliteDir } from './helpers/db.ts'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 
@@ -68,7 +69,7 @@ t.test('over HTTPS: token by form at /oauth/token.php, List and a PickUp with Be
   const port = await freePort()
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: ROOT,
-    env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), AMI_HOST: '127.0.0.1', AMI_PORT: String(ami.port), LOG_LEVEL: 'info', UAPI_CONFIG: '', TLS_CERT_FILE: cert.certFile, TLS_KEY_FILE: cert.keyFile },
+    env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), AMI_HOST: '127.0.0.1', AMI_PORT: String(ami.port), LOG_LEVEL: 'info', UAPI_CONFIG: '', DATABASE_DIR: await pgliteDir(), TLS_CERT_FILE: cert.certFile, TLS_KEY_FILE: cert.keyFile },
     stdio: ['ignore', 'pipe', 'inherit']
   })
   t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { FakeAmi } from './helpers/fake-ami.ts'
 import { expectErrorLines, recordLine } from './helpers/error-log.ts'
+import { pgliteDir } from './helpers/db.ts'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 
@@ -91,7 +92,7 @@ t.test('SIGTERM stops new connections, finishes the in-flight request, logs off 
   const port = await freePort()
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: ROOT,
-    env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), AMI_HOST: '127.0.0.1', AMI_PORT: String(ami.port), LOG_LEVEL: 'info', UAPI_CONFIG: '' },
+    env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), AMI_HOST: '127.0.0.1', AMI_PORT: String(ami.port), LOG_LEVEL: 'info', UAPI_CONFIG: '', DATABASE_DIR: await pgliteDir() },
     stdio: ['ignore', 'pipe', 'inherit']
   })
   const engine = new Engine(child)
@@ -165,7 +166,7 @@ t.test('changing an app\'s secret in the config file revokes its tokens at once;
   }
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: ROOT,
-    env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), AMI_HOST: '127.0.0.1', AMI_PORT: String(ami.port), LOG_LEVEL: 'info', UAPI_CONFIG: file },
+    env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), AMI_HOST: '127.0.0.1', AMI_PORT: String(ami.port), LOG_LEVEL: 'info', UAPI_CONFIG: file, DATABASE_DIR: await pgliteDir() },
     stdio: ['ignore', 'pipe', 'inherit']
   })
   const engine = new Engine(child)

@@ -4,12 +4,15 @@
 // scrape time (collect callbacks), so the AMI and mirror hot paths carry no metrics code.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 import type { AmiState, AmiStats } from '../ami/index.ts'
+import type { DeliveredListener, DeliveryStats } from '../events/index.ts'
 
 /** What the metrics read; the engine's AmiClient, MirrorSync and Mirror satisfy it. */
 export interface MetricSources {
   readonly ami: { readonly stats: AmiStats }
   readonly sync: { readonly totals: { readonly resyncs: number, readonly driftAdded: number, readonly driftRemoved: number, readonly failures: number } }
   readonly mirror: { readonly size: number, readonly legs: { readonly size: number } }
+  /** PhoneCallEvents delivery (src/events/delivery.ts); absent: no event series. */
+  readonly events?: { readonly stats: Readonly<DeliveryStats>, onDelivered(listener: DeliveredListener): unknown }
 }
 
 // A Record, so that a new AmiState fails to compile here until it gets its series.
@@ -29,7 +32,7 @@ function totalCounter (registry: Registry, name: string, help: string, read: () 
   new Counter({ name, help, registers: [registry], collect () { this.reset(); this.inc(read()) } })
 }
 
-export function createEngineMetrics ({ ami, sync, mirror }: MetricSources): EngineMetrics {
+export function createEngineMetrics ({ ami, sync, mirror, events }: MetricSources): EngineMetrics {
   const registry = new Registry()
   collectDefaultMetrics({ register: registry })
 
@@ -84,6 +87,22 @@ export function createEngineMetrics ({ ami, sync, mirror }: MetricSources): Engi
   new Gauge({ name: 'uapi_mirror_calls', help: 'Live calls in the mirror.', registers: [registry], collect () { this.set(mirror.size) } })
   // eslint-disable-next-line no-new
   new Gauge({ name: 'uapi_mirror_legs', help: 'Live legs (channels) in the mirror.', registers: [registry], collect () { this.set(mirror.legs.size) } })
+
+  if (events !== undefined) {
+    totalCounter(registry, 'uapi_events_published_total', 'PhoneCallEvent outbox rows this instance recorded (events x subscriptions it won).', () => events.stats.published)
+    totalCounter(registry, 'uapi_events_delivered_total', 'PhoneCallEvent deliveries answered 2xx.', () => events.stats.delivered)
+    totalCounter(registry, 'uapi_events_retried_total', 'PhoneCallEvent attempts that failed and were scheduled again.', () => events.stats.retried)
+    totalCounter(registry, 'uapi_events_dead_lettered_total', 'PhoneCallEvent deliveries given up (retry budget spent, or a final answer such as 4xx).', () => events.stats.deadLettered)
+    totalCounter(registry, 'uapi_events_deferred_total', 'PhoneCallEvent attempts put back because their target\'s queue was full.', () => events.stats.deferred)
+    const latency = new Histogram({
+      name: 'uapi_event_delivery_latency_seconds',
+      help: 'From the AMI event\'s time to the receiver\'s 2xx, by whether it was the first attempt.',
+      labelNames: ['first_attempt'] as const,
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      registers: [registry]
+    })
+    events.onDelivered((ms, attempt) => { latency.observe({ first_attempt: attempt === 1 ? 'true' : 'false' }, ms / 1000) })
+  }
 
   return { registry, httpDuration }
 }

@@ -3,6 +3,16 @@
 import type { Call, CallFilter, CallSource, PhoneCall } from '../calls/index.ts'
 import { uapiError } from './errors.ts'
 
+/** The standard parameters every collection's paging links carry on. */
+export interface PagingParams {
+  count?: number | undefined
+  fields?: string | undefined
+  filterBy?: string | undefined
+  filterValue?: string | undefined
+  filterOp?: string | undefined
+  sortOrder?: 'ascending' | 'descending' | undefined
+}
+
 export interface ListParams {
   count?: number
   startIndex?: number
@@ -84,16 +94,19 @@ export function buildCollection (
   // The source reads just this page (and the count) from its index, filtered or not.
   const { total, calls } = from.list(filterOf(q), startIndex, count, q.sortOrder === 'descending')
   const entry = calls.map((call) => trim(project(call), fields))
-  const out: CollectionOf<Partial<PhoneCall>> = {
-    startIndex,
-    itemsPerPage: count,
-    totalResults: total,
-    filtered: q.filterBy !== undefined,
-    sorted: true,
-    entry
-  }
-  const next = startIndex + count < total ? link(startIndex + count, q) : undefined
-  const prev = startIndex > 0 ? link(Math.max(0, startIndex - count), q) : undefined
+  return envelope(entry, { total, startIndex, count, filtered: q.filterBy !== undefined }, (i) => link(i, q))
+}
+
+/** The collection envelope around one page, with absolute paging links (reference 1.6). */
+export function envelope<T> (
+  entry: T[],
+  page: { total: number, startIndex: number, count: number, filtered: boolean },
+  link: (startIndex: number) => string
+): CollectionOf<T> {
+  const { total, startIndex, count } = page
+  const out: CollectionOf<T> = { startIndex, itemsPerPage: count, totalResults: total, filtered: page.filtered, sorted: true, entry }
+  const next = startIndex + count < total ? link(startIndex + count) : undefined
+  const prev = startIndex > 0 ? link(Math.max(0, startIndex - count)) : undefined
   if (next !== undefined || prev !== undefined) {
     out.paging = {}
     if (next !== undefined) out.paging.next = next
@@ -101,6 +114,9 @@ export function buildCollection (
   }
   return out
 }
+
+/** The page size when `count` is absent. */
+export const DEFAULT_PAGE = DEFAULT_COUNT
 
 function trim (pc: PhoneCall, fields: string[] | undefined): Partial<PhoneCall> {
   if (fields === undefined) return pc
@@ -113,7 +129,7 @@ function trim (pc: PhoneCall, fields: string[] | undefined): Partial<PhoneCall> 
 }
 
 /** The query string of a paging link: the caller's parameters (never its token) with a new offset. */
-export function pagingQuery (startIndex: number, q: ListParams): string {
+export function pagingQuery (startIndex: number, q: PagingParams): string {
   const params = new URLSearchParams()
   params.set('startIndex', String(startIndex))
   for (const name of LINK_PARAMS) {

@@ -4,6 +4,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { AmiErrorCodes, isAmiError } from '../ami/index.ts'
 import { CallActionError } from '../calls/index.ts'
+import { StorageUnavailableError } from '../storage/index.ts'
 import { UAPI_ERRORS, UapiError, isUapiError, type UapiErrorCode } from './errors.ts'
 
 /** Route config: maps "<context><instancePath prefix>" (e.g. "querystring/count", "body/callerId") to a code. */
@@ -20,6 +21,7 @@ declare module 'fastify' {
 export function toUapiError (err: FastifyError | Error, request: FastifyRequest): UapiError {
   if (isUapiError(err)) return err
   if (err instanceof CallActionError) return new UapiError(err.code, err.clientMessage, { cause: err })
+  if (err instanceof StorageUnavailableError) return new UapiError('storage_unavailable', undefined, { cause: err })
   const e = err as FastifyError & { validationContext?: string }
   if (e.code === 'access_denied') return new UapiError('access_denied', undefined, { cause: err })
   if (e.validation !== undefined) return fromValidation(e, request)
@@ -71,7 +73,7 @@ export function uapiErrorHandler (err: FastifyError, request: FastifyRequest, re
   // engine does not do (501) or may not do (4xx) is routine: info, one line, no stack.
   if (uapi.statusCode >= 500 && uapi.code !== 'request_not_implemented') request.log.error({ err }, 'request failed')
   else request.log.info({ code: uapi.code, cause: (uapi.cause as Error | undefined)?.message }, 'request refused')
-  if (uapi.code === 'pbx_unavailable') void reply.header('retry-after', '2')
+  if (uapi.code === 'pbx_unavailable' || uapi.code === 'storage_unavailable') void reply.header('retry-after', '2')
   void reply.status(uapi.statusCode).send({ error: { code: uapi.code, message: uapi.message } })
 }
 

@@ -20,10 +20,10 @@ export const UAPI_ERRORS = {
   coordination_unavailable: [503, 'The database the engine instances share is not reachable; nothing was sent to the PBX. Retry shortly.'],
   pbx_timeout: [504, 'The PBX did not confirm the action in time; it may still happen. Check the call before retrying.'],
   // Standard request parameters (reference 1.5).
-  fields_invalid: [400, 'The fields parameter names an unknown PhoneCall field.'],
+  fields_invalid: [400, 'The fields parameter names an unknown field of the listed resource.'],
   count_invalid: [400, 'The count parameter must be an integer from 1 to 5000.'],
   startindex_invalid: [400, 'The startIndex parameter must be an integer from 0 to 5000.'],
-  filterby_invalid: [400, 'The filterBy parameter must be id or published.'],
+  filterby_invalid: [400, 'The filterBy parameter names a field that cannot be filtered on (PhoneCalls: id or published).'],
   filterop_invalid: [400, 'The filterOp parameter must be contains, equals, startsWith, present, greaterThan or lessThan.'],
   filtervalue_invalid: [400, 'The filterValue parameter is missing or invalid for this filter.'],
   sortorder_invalid: [400, 'The sortOrder parameter must be ascending or descending.'],
@@ -65,7 +65,21 @@ export const UAPI_ERRORS = {
   pc_phonecall_not_on_hold: [409, 'The party is not on hold.'],
   pc_phonecall_not_parked: [409, 'The phone call has no parked party.'],
   pc_unpark_unanswered: [409, 'The phone the parked call was sent to did not answer in time; the call is still parked.'],
-  pc_unpark_target_gone: [409, 'The parked call left the parking lot (hung up or timed out) before it could be taken out.']
+  pc_unpark_target_gone: [409, 'The parked call left the parking lot (hung up or timed out) before it could be taken out.'],
+  // PhoneCallEvents (reference 9; pcet_type_invalid and pce_method_invalid are VoipNow's own).
+  pcet_type_invalid: [400, 'Value supplied in type is missing or invalid. It must be 0 (Dial-In), 1 (Dial-Out), 2 (Hangup), 3 (Answer incoming) or 4 (Answer outgoing).'],
+  pce_method_invalid: [400, 'Value supplied in method is invalid. It must be 0 (GET) or 1 (POST).'],
+  pce_status_invalid: [400, 'Value supplied in status is invalid. It must be 0 (disabled) or 1 (enabled).'],
+  pce_id_invalid: [400, 'Value supplied in id is invalid. It must be alphanumeric, 1 to 255 characters.'],
+  pce_url_invalid: [400, 'Value supplied in url is missing or invalid. It must be an absolute http or https URL (RFC 3986 encoded) of at most 2048 characters.'],
+  pce_url_forbidden: [400, 'Value supplied in url is refused: its host is, or resolves to, a loopback, private, link-local, multicast or otherwise non-public address.'],
+  pce_note_invalid: [400, 'Value supplied in note is invalid. It must be a string of at most 1024 characters.'],
+  pce_extension_invalid: [400, 'The extension must be one Phone Terminal, Queue, Conference or IVR extension (not @self).'],
+  pce_not_found: [404, 'No PhoneCallEvent with this type and id on this extension.'],
+  pce_id_conflict: [409, 'A PhoneCallEvent with this type and id already exists on this extension.'],
+  pce_limit_reached: [409, 'The extension has as many PhoneCallEvents as allowed; delete one first.'],
+  pced_state_invalid: [400, 'The state parameter must be pending, delivered or dead.'],
+  storage_unavailable: [503, 'The database is not reachable right now; retry shortly.']
 } as const satisfies Record<string, readonly [number, string]>
 
 export type UapiErrorCode = keyof typeof UAPI_ERRORS

@@ -10,7 +10,9 @@ import { recordingRoutes } from './routes/recordings.ts'
 import { streamRoutes } from './routes/stream.ts'
 import { extensionRoutes } from './routes/extensions.ts'
 import type { CallFeed } from '../stream/index.ts'
+import { phoneCallEventRoutes } from './routes/phone-call-events.ts'
 import type { RecordingStore } from '../recordings/index.ts'
+import type { EventDelivery, SubscriptionStore, TargetGuard } from '../events/index.ts'
 import type { AmiClient } from '../ami/index.ts'
 import type { Logger } from 'pino'
 
@@ -19,6 +21,9 @@ export interface UapiPluginOptions extends RouteDeps {
   readonly log: Logger
   readonly recordings?: RecordingStore | undefined
   readonly feed: CallFeed
+  readonly subscriptions: SubscriptionStore
+  readonly events: EventDelivery
+  readonly guard: TargetGuard
 }
 
 export const uapiPlugin: FastifyPluginAsyncTypebox<UapiPluginOptions> = async (app, opts) => {
@@ -33,4 +38,5 @@ export const uapiPlugin: FastifyPluginAsyncTypebox<UapiPluginOptions> = async (a
   await app.register(updateAllRoutes, { ...deps, ami: opts.ami, log: opts.log, recordings: opts.recordings })
   await app.register(deleteRoutes, { ...deps, ami: opts.ami, log: opts.log })
   await app.register(createRoutes, { ...deps, ami: opts.ami, log: opts.log })
+  await app.register(phoneCallEventRoutes, { directory: opts.directory, publicUrl: opts.publicUrl, basePath: opts.basePath, hide: opts.hide, subscriptions: opts.subscriptions, events: opts.events, guard: opts.guard })
 }

@@ -4,6 +4,7 @@ import type { Test } from 'tap'
 import { buildApp, type App } from '../../src/app.ts'
 import { loadConfig, type Config } from '../../src/config.ts'
 import { testLogger } from './error-log.ts'
+import { lazyTestStorage } from './pglite.ts'
 
 export { NO_PBX, expectErrorLines } from './error-log.ts'
 
@@ -11,12 +12,18 @@ export interface BuildTestOptions {
   /** Connect to the bundled PBX (default false: routes only). */
   readonly connect?: boolean
   readonly config?: (c: Config) => Config
+  /**
+   * Use config `database` as given (after `config`): a real server or a PGlite directory that
+   * outlives the app. Default: a throw-away PGlite made on first use (see lazyTestStorage).
+   */
+  readonly configuredDatabase?: boolean
 }
 
 export async function build (t: Test, opts: BuildTestOptions = {}): Promise<App> {
   const base = loadConfig({ LOG_LEVEL: 'silent' })
   const config = opts.config !== undefined ? opts.config(structuredClone(base) as Config) : base
-  const app = await buildApp(config, { logger: testLogger(), connect: opts.connect ?? false })
+  const storage = opts.configuredDatabase === true ? {} : { storage: lazyTestStorage() }
+  const app = await buildApp(config, { logger: testLogger(), connect: opts.connect ?? false, ...storage })
   t.teardown(() => app.close())
   await app.ready()
   return app

@@ -14,6 +14,7 @@ import { noRateLimit } from '../helpers/app.ts'
 import { FakeAmi, frame } from '../helpers/fake-ami.ts'
 import { UapiClient, statuses, viewOf } from '../helpers/uapi.ts'
 import { syntheticCall } from '../../bench/lib.ts'
+import { lazyTestStorage } from '../helpers/pglite.ts'
 
 const APP_ID = 'demo-12'
 const APP_SECRET = 'demo-secret-12'
@@ -37,7 +38,7 @@ t.test('a whole session leaves no credential in the log', async (t) => {
   const config = noRateLimit(structuredClone(base) as Config)
   config.ami.host = fake.host
   config.ami.port = fake.port
-  const app = await buildApp(config, { logger, connect: true })
+  const app = await buildApp(config, { logger, connect: true, storage: lazyTestStorage() })
   t.teardown(() => app.close())
   await app.ready()
   await app.engine.sync.whenLive(5_000)

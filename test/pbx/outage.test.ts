@@ -15,6 +15,7 @@ import { buildApp, type App } from '../../src/app.ts'
 import { loadConfig, type Config } from '../../src/config.ts'
 import { AmiTransport } from '../../src/ami/transport.ts'
 import type { PackageAction } from '../../src/ami/serialize.ts'
+import { lazyTestStorage } from '../helpers/pglite.ts'
 
 t.before(ensurePbx)
 t.beforeEach(hangupAllChannels)
@@ -208,7 +209,7 @@ t.test('with a wrong AMI secret the engine reports auth-failed, answers 503 fast
   config.ami.secret = 'not-the-secret-' + process.pid
   const lines: Array<Record<string, unknown>> = []
   const sink = new Writable({ write (chunk, _enc, done) { for (const l of String(chunk).split('\n')) if (l !== '') lines.push(JSON.parse(l)); done() } })
-  const app = await buildApp(config, { logger: pino({ level: 'info' }, sink), connect: true })
+  const app = await buildApp(config, { logger: pino({ level: 'info' }, sink), connect: true, storage: lazyTestStorage() })
   t.teardown(() => app.close())
   await app.ready()
   const user12 = await UapiClient.as(app, 12)

@@ -12,6 +12,7 @@ import { UapiClient, statuses, viewOf } from '../helpers/uapi.ts'
 import { eventually } from '../helpers/wait.ts'
 import { syntheticCall } from '../../bench/lib.ts'
 import type { PhoneCall } from '../../src/calls/index.ts'
+import { lazyTestStorage } from '../helpers/pglite.ts'
 
 interface Rig { app: App, fake: FakeAmi, user12: UapiClient }
 
@@ -24,7 +25,7 @@ async function rig (t: Test, opts: FakeAmiOptions & { live?: boolean, script?: (
   const config = noRateLimit(structuredClone(base) as Config)
   config.ami.host = fake.host
   config.ami.port = fake.port
-  const app = await buildApp(config, { logger: testLogger(), connect: true })
+  const app = await buildApp(config, { logger: testLogger(), connect: true, storage: lazyTestStorage() })
   t.teardown(() => app.close())
   await app.ready()
   if (opts.live !== false) await app.engine.sync.whenLive(5_000)

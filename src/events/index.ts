@@ -1,0 +1,6 @@
+export { EventDelivery, encodeParams, outcomeOf, type DeliveredListener, type DeliveryOptions, type DeliveryRecord, type DeliveryState, type DeliveryStats } from './delivery.ts'
+export { SubscriptionStore, SUBSCRIPTION_ID, type CreateResult, type NewSubscription, type SubscriptionChange, type SubscriptionSelector } from './subscriptions.ts'
+export { Claims } from './claims.ts'
+export { TargetGuard, MAX_URL_LENGTH, parseTarget, type TargetCheck, type TargetRefusal } from './targets.ts'
+export { EVENT_ID_HEADER, SIGNATURE_HEADER, sign, verify } from './signature.ts'
+export { EVENT_TYPES, type CallEvent, type EventType, type Subscription } from './types.ts'
