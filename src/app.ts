@@ -10,7 +10,7 @@ import { readTlsFiles, type Config, type TlsFiles } from './config.ts'
 import { AmiClient } from './ami/index.ts'
 import { Directory } from './directory/index.ts'
 import { authPlugin } from './auth/index.ts'
-import { CallService, Mirror, MirrorSync, callIdDeriver, type Party } from './calls/index.ts'
+import { CallService, Mirror, MirrorSync, callIdDeriver, originateTrackerOf, type Party } from './calls/index.ts'
 import { uapiPlugin } from './uapi/plugin.ts'
 import { uapiErrorHandler, uapiNotFoundHandler } from './uapi/error-handler.ts'
 import { healthRoutes } from './health.ts'
@@ -22,7 +22,7 @@ import { RecordingStore } from './recordings/index.ts'
 import { CallFeed } from './stream/index.ts'
 import { panelPlugin } from './panel/index.ts'
 import { Storage, storageFromConfig } from './storage/index.ts'
-import { Claims, EventDelivery, SubscriptionStore, TargetGuard } from './events/index.ts'
+import { CallEventDetector, Claims, EventDelivery, SubscriptionStore, TargetGuard } from './events/index.ts'
 
 /** The engine's parts, reachable from the Fastify instance (health, metrics, tests). */
 export interface Engine {
@@ -118,6 +118,12 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   const subscriptions = new SubscriptionStore(db, { maxPerExtension: config.events.maxPerExtension })
   const events = new EventDelivery(db, guard, { ...config.events, log: logger.child({ mod: 'events' }) })
   const claims = new Claims(db)
+  // Several instances share a PostgreSQL server: a PickUp's (UnPark's, supervision's) target is
+  // claimed there, so that two instances never ring two phones for one view. Alone (the embedded
+  // database is one process's), the in-process lock is the whole story.
+  const shared = config.database.url !== undefined
+  if (shared) originateTrackerOf(mirror, ami).useClaims(claims)
+  let detector: CallEventDetector | undefined
   app.decorate('engine', { config, directory, ami, mirror, sync, calls, recordings, feed, db, subscriptions, events, claims })
 
   app.setErrorHandler(uapiErrorHandler)
@@ -150,6 +156,12 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
       // The database first: an engine that cannot store events should not start half-way.
       await db.open()
       events.start()
+      // Another instance's subscription changes are seen within 2 s; this one's at once.
+      subscriptions.startRefresh(shared ? 2_000 : 0)
+      // Call events from the mirror's change signal; only those someone subscribed to reach the database.
+      detector = new CallEventDetector(mirror, (event) => {
+        if (subscriptions.mayHave(event.extension, event.type)) void events.publish(event)
+      })
       sync.start()
       ami.start()
     })
@@ -157,6 +169,8 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
   // Before the server stops accepting: open streams end (their clients reconnect elsewhere or later).
   app.addHook('preClose', async () => { feed.close() })
   app.addHook('onClose', async () => {
+    detector?.close()
+    subscriptions.stopRefresh()
     sync.stop()
     await ami.close()
     await events.close()

@@ -11,9 +11,9 @@
 // Each event has a key made of Asterisk's own ids (leg uniqueid and type), so every engine
 // instance that sees the same AMI events makes the same keys (delivery dedupes on them).
 import { projectLeg, UP, RINGING, type Call, type CallChange, type Leg, type Mirror } from '../calls/index.ts'
+import type { CallEvent, EventType } from './types.ts'
 
-export const CallEventType = { dialIn: 0, dialOut: 1, hangup: 2, answerIn: 3, answerOut: 4 } as const
-export type CallEventTypeValue = typeof CallEventType[keyof typeof CallEventType]
+export const CallEventType = { dialIn: 0, dialOut: 1, hangup: 2, answerIn: 3, answerOut: 4 } as const satisfies Record<string, EventType>
 
 /** The parameters the PBX sends with an event (reference 9). */
 export interface CallEventParams {
@@ -27,17 +27,11 @@ export interface CallEventParams {
   readonly CallerExtension: string
   readonly CalledNumber: string
   readonly CallAPIID: string
+  readonly [name: string]: string
 }
 
-export interface CallEvent {
-  /** `<leg uniqueid>:<type>`: the same on every engine instance. */
-  readonly key: string
-  readonly type: CallEventTypeValue
-  /** The extension whose leg it is (e.g. 0003*210), and its organization. */
-  readonly extension: string
-  readonly organizationId: string
-  /** Asterisk's time of the change (ms since the epoch). */
-  readonly at: number
+/** A call event as detected: CallEvent (./types.ts) with the parameters typed. */
+export interface DetectedCallEvent extends CallEvent {
   readonly params: CallEventParams
 }
 
@@ -60,7 +54,7 @@ export class CallEventDetector {
   private readonly fired = new Map<string, { mask: number, params: CallEventParams | undefined }>()
   private readonly onChange = (c: CallChange): void => { this.detect(c) }
 
-  constructor (private readonly mirror: Mirror, private readonly emit: (event: CallEvent) => void) {
+  constructor (private readonly mirror: Mirror, private readonly emit: (event: DetectedCallEvent) => void) {
     mirror.on('change', this.onChange)
   }
 
@@ -87,6 +81,12 @@ export class CallEventDetector {
         return
       case 'dial-begin':
       case 'dial-end': {
+        // Asterisk may announce the callee ringing before DialBegin makes it one (seen on 22 under
+        // load): the ringing counts from the moment the leg is known to be called.
+        if (c.kind === 'dial-begin' && isCalled(leg)) {
+          if (leg.state === RINGING || leg.state === UP) this.fire(leg, c.call, CallEventType.dialIn, c.at)
+          if (leg.state === UP) this.fire(leg, c.call, CallEventType.answerIn, c.at)
+        }
         const dialer = leg.dialedBy !== undefined ? c.call.legs.get(leg.dialedBy) : undefined
         if (dialer === undefined || isCalled(dialer)) return
         if (c.kind === 'dial-begin') this.fire(dialer, c.call, CallEventType.dialOut, c.at, leg)
@@ -101,7 +101,7 @@ export class CallEventDetector {
     }
   }
 
-  private fire (leg: Leg, call: Call, type: CallEventTypeValue, at: number, dialed?: Leg): void {
+  private fire (leg: Leg, call: Call, type: EventType, at: number, dialed?: Leg): void {
     const party = leg.party
     if (party === undefined || leg.local) return
     let state = this.fired.get(leg.uniqueid)

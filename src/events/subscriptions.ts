@@ -73,17 +73,67 @@ function where (s: SubscriptionSelector): { sql: string, params: unknown[] } {
 export class SubscriptionStore {
   readonly #db: Database
   readonly #maxPerExtension: number
+  /**
+   * "<type>:<extension>" of every enabled subscription, so that the many call events nobody
+   * subscribed to cost no query; undefined while unknown (then every event is published). Local
+   * writes clear it before they run and reload it after; another instance's writes are seen at the
+   * next periodic reload (startRefresh, with a shared database).
+   */
+  #enabled: Set<string> | undefined
+  #loads = 0
+  #refreshTimer: NodeJS.Timeout | undefined
 
   constructor (db: Database, options: { maxPerExtension: number }) {
     this.#db = db
     this.#maxPerExtension = options.maxPerExtension
   }
 
+  /** False only when no enabled subscription of (extension, type) exists (as far as this instance knows). */
+  mayHave (extension: string, type: EventType): boolean {
+    return this.#enabled === undefined || this.#enabled.has(`${type}:${extension}`)
+  }
+
+  /** Reloads which (extension, type) have enabled subscriptions. */
+  async refreshEnabled (): Promise<void> {
+    const load = ++this.#loads
+    try {
+      const rows = await this.#db.query<{ extension: string, type: number }>('SELECT DISTINCT extension, type FROM event_subscriptions WHERE status = 1')
+      // A write that started meanwhile cleared the set and loads again: this answer may predate it.
+      if (load === this.#loads) this.#enabled = new Set(rows.map((r) => `${Number(r.type)}:${r.extension}`))
+    } catch {
+      if (load === this.#loads) this.#enabled = undefined
+    }
+  }
+
+  /** Reloads every `ms` (several instances on one database: their writes are seen within `ms`). */
+  startRefresh (ms: number): void {
+    void this.refreshEnabled()
+    if (ms <= 0 || this.#refreshTimer !== undefined) return
+    this.#refreshTimer = setInterval(() => { void this.refreshEnabled() }, ms)
+    this.#refreshTimer.unref()
+  }
+
+  stopRefresh (): void {
+    if (this.#refreshTimer !== undefined) clearInterval(this.#refreshTimer)
+    this.#refreshTimer = undefined
+  }
+
+  /** Runs a write with the cache cleared (every event is published meanwhile), then reloads it. */
+  async #writing<T> (write: () => Promise<T>): Promise<T> {
+    this.#loads++
+    this.#enabled = undefined
+    try {
+      return await write()
+    } finally {
+      void this.refreshEnabled()
+    }
+  }
+
   /** Saves a new subscription with a fresh secret; refused when (extension, type, id) exists or the extension is full. */
   async create (s: NewSubscription): Promise<CreateResult> {
     const id = s.id ?? randomBytes(10).toString('hex')
     const secret = randomBytes(32).toString('base64url')
-    return await this.#db.transaction(async (tx) => {
+    return await this.#writing(async () => await this.#db.transaction(async (tx) => {
       // Serializes creates per extension, so the limit holds across instances.
       await tx.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`pce:${s.extension}`])
       const [count] = await tx.query<{ n: number }>('SELECT count(*)::int AS n FROM event_subscriptions WHERE extension = $1', [s.extension])
@@ -96,7 +146,7 @@ export class SubscriptionStore {
         [s.organizationId, s.extension, s.type, id, s.url, s.method, s.status, s.note, secret])
       const row = rows[0]
       return row === undefined ? { ok: false as const, reason: 'duplicate' as const } : { ok: true as const, subscription: toSubscription(row), secret }
-    })
+    }))
   }
 
   /** The subscriptions selected, ordered by type then id (the route sorts and pages them). */
@@ -108,20 +158,20 @@ export class SubscriptionStore {
 
   /** Changes the given fields; undefined when there is no such subscription. */
   async update (extension: string, type: EventType, id: string, change: SubscriptionChange): Promise<Subscription | undefined> {
-    const rows = await this.#db.query<Row>(
+    const rows = await this.#writing(async () => await this.#db.query<Row>(
       `UPDATE event_subscriptions SET
          url = coalesce($4, url), method = coalesce($5, method), status = coalesce($6, status), note = coalesce($7, note),
          modified_at = now()
        WHERE extension = $1 AND type = $2 AND id = $3
        RETURNING ${COLUMNS}`,
-      [extension, type, id, change.url ?? null, change.method ?? null, change.status ?? null, change.note ?? null])
+      [extension, type, id, change.url ?? null, change.method ?? null, change.status ?? null, change.note ?? null]))
     return rows[0] === undefined ? undefined : toSubscription(rows[0])
   }
 
   /** Deletes the selected subscriptions (and their pending deliveries); returns them as they were. */
   async delete (s: SubscriptionSelector): Promise<Subscription[]> {
     const w = where(s)
-    const rows = await this.#db.query<Row>(`DELETE FROM event_subscriptions WHERE ${w.sql} RETURNING ${COLUMNS}`, w.params)
+    const rows = await this.#writing(async () => await this.#db.query<Row>(`DELETE FROM event_subscriptions WHERE ${w.sql} RETURNING ${COLUMNS}`, w.params))
     return rows.map(toSubscription).sort((a, b) => a.type - b.type || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
   }
 }

@@ -1,7 +1,7 @@
 // Call events from the mirror's change signal, on streams recorded from a real Asterisk 22.
 import t from 'tap'
 import { Mirror, callIdDeriver, type CallChange, type Party } from '../../src/calls/index.ts'
-import { CallEventDetector, type CallEvent } from '../../src/events/detect.ts'
+import { CallEventDetector, type DetectedCallEvent as CallEvent } from '../../src/events/detect.ts'
 import { fixtureEvents } from '../helpers/fixtures.ts'
 
 const resolve = (tech: string, resource: string): Party | undefined => {
@@ -79,4 +79,19 @@ t.test('blind transfer: the target is rung (Dial-In)', async (t) => {
   const { events } = replay('blind-transfer')
   t.ok(events.some((e) => e.extension === '0003*024' && e.type === 0), 'Dial-In for 024')
   t.ok(events.some((e) => e.extension === '0003*210' && e.type === 2), 'Hangup for 210')
+})
+
+t.test('a callee that rings before DialBegin (Asterisk 22 under load) still gets Dial-In, once', async (t) => {
+  const mirror = new Mirror(resolve, callIdDeriver('test-secret'))
+  const events: CallEvent[] = []
+  const detector = new CallEventDetector(mirror, (e) => { events.push(e) })
+  const all = fixtureEvents('basic-call-answered')
+  // Move 210's Newstate Ringing in front of the DialBegin, as recorded on a loaded Asterisk.
+  const ringing = all.findIndex((e) => e.event === 'Newstate' && e.channelstate === '5' && e.channel?.startsWith('PJSIP/0003*210') === true)
+  const dialBegin = all.findIndex((e) => e.event === 'DialBegin')
+  t.ok(ringing > dialBegin, 'recorded after DialBegin')
+  const reordered = [...all.slice(0, dialBegin), all[ringing], ...all.slice(dialBegin, ringing), ...all.slice(ringing + 1)]
+  for (const e of reordered) mirror.apply(e as (typeof all)[number])
+  detector.close()
+  t.same(events.filter((e) => e.extension === '0003*210').map((e) => e.type), [0, 3, 2])
 })

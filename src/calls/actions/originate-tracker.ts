@@ -25,7 +25,7 @@ export type OriginateOutcome = 'connected' | 'unanswered' | 'target-gone' | 'pbx
  */
 export interface TargetClaims {
   tryClaim: (key: string, owner: string, ttlMs: number) => Promise<boolean>
-  release: (key: string, owner: string) => Promise<void>
+  release: (key: string, owner: string) => Promise<unknown>
 }
 
 /** The shared claim store could not be asked: nothing was sent to Asterisk. */
