@@ -70,7 +70,7 @@ t.test('Dial-In, Answer, Dial-Out and Hangup: each once, with List\'s id, signed
   const ringing = obs.waitFor((e) => e.event === 'Newstate' && e.channel?.startsWith('PJSIP/0003*210-') === true && e.channelstate === '5', { from, timeoutMs: 15_000 }).then(() => performance.now())
 
   await Phone.register('0003*210', { mode: 'answer', answerAfterMs: 1000 })
-  const caller = await Phone.call('0003*300', '0003*210', { talkMs: 1000 })
+  await Phone.call('0003*300', '0003*210', { talkMs: 1000 })
   const user12 = await tokenFor(app, 12)
   let listedId: string | undefined
   for (let i = 0; i < 100 && listedId === undefined; i++) {
