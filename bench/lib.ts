@@ -356,7 +356,7 @@ export interface EngineUnderTest {
  * The real engine (buildApp) with AMI pointed at a local FakeAmi, logger silent, mirror live.
  * `beforeReady` may add hooks (Fastify refuses them once ready).
  */
-export async function engineWithFakeAmi (beforeReady?: (app: App) => void): Promise<EngineUnderTest> {
+export async function engineWithFakeAmi (beforeReady?: (app: App) => void, edit?: (config: Config) => void): Promise<EngineUnderTest> {
   const base = loadConfig({ LOG_LEVEL: 'silent' })
   const fake = await FakeAmi.start({ username: base.ami.username, secret: base.ami.secret })
   // The loaded config is deep-frozen: change a copy.
@@ -367,7 +367,10 @@ export async function engineWithFakeAmi (beforeReady?: (app: App) => void): Prom
   // per-app/per-IP rate limits (when this engine version has them) far above that, so the limiter's
   // hooks still run on every request but never refuse one. Set loosely so it is a no-op without them.
   ;(config.http as Record<string, unknown>).rateLimit = { max: 1_000_000, timeWindowMs: 60_000, tokenMax: 1_000_000 }
-  const app = await buildApp(config, { logger: pino({ level: 'silent' }), connect: true, storage: lazyTestStorage() })
+  edit?.(config)
+  // A throw-away embedded database, unless `edit` named a server.
+  const storage = config.database.url === undefined ? { storage: lazyTestStorage() } : {}
+  const app = await buildApp(config, { logger: pino({ level: 'silent' }), connect: true, ...storage })
   beforeReady?.(app)
   await app.ready()
   await app.engine.sync.whenLive(10_000)

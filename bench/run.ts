@@ -5,7 +5,7 @@
 // its collection used to land in the next benchmark's p99.
 //
 //   npm run bench                       all of them (~2 min; pickup-e2e needs `npm run pbx:up`)
-//   npm run bench -- ingest list        only some: memory ingest pickup list http e2e stream startup
+//   npm run bench -- ingest list        only some: memory ingest pickup list http e2e events stream startup
 import { spawn } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
@@ -18,6 +18,7 @@ import { benchHttpHello } from './http-hello.ts'
 import { benchPickupE2e } from './pickup-e2e.ts'
 import { benchStartup } from './startup.ts'
 import { benchStreamFanout } from './stream-fanout.ts'
+import { benchEventDelivery } from './event-delivery.ts'
 
 type Results = Record<string, number | number[] | string | null>
 
@@ -49,6 +50,9 @@ const TABLE: ReadonlyArray<{ key: string, target?: Target }> = [
   { key: 'heap_mb_per_10k_calls_mirror_only' },
   { key: 'call_index_heap_mb_per_10k_calls' },
   { key: 'pickup_e2e_ms_p50' },
+  { key: 'event_delivery_ms_p50' },
+  { key: 'event_delivery_ms_p99', target: { key: 'event_delivery_ms_p99', text: '< 50 ms (100 calls/s, embedded database)', met: (v) => v < 50 } },
+  { key: 'event_delivery_ms_p99_postgres', target: { key: 'event_delivery_ms_p99_postgres', text: '< 50 ms (100 calls/s, PostgreSQL)', met: (v) => v < 50 } },
   { key: 'stream_fanout_ms_p50' },
   { key: 'stream_fanout_ms_p99', target: { key: 'stream_fanout_ms_p99', text: '< 20 ms (one change, 100 clients)', met: (v) => v < 20 } },
   { key: 'start_to_ready_ms' },
@@ -70,6 +74,7 @@ const BENCHES: ReadonlyArray<{ name: string, keys: string[], run: (log: (m: stri
   { name: 'list', keys: ['list_p99_ms_10k', 'list_scale_ratio', ...SHAPES.flatMap((s) => [`list_${s.name}_p99_ms_10k`, `list_${s.name}_ratio`])], run: benchListScale },
   { name: 'http', keys: ['http_vs_hello_ratio', 'http_get_call_rps', 'http_hello_rps'], run: benchHttpHello },
   { name: 'e2e', keys: ['pickup_e2e_ms_p50'], run: benchPickupE2e },
+  { name: 'events', keys: ['event_delivery_ms_p99', 'event_delivery_ms_p50', 'event_delivery_ms_p99_postgres', 'event_delivery_ms_p50_postgres'], run: benchEventDelivery },
   { name: 'stream', keys: ['stream_fanout_ms_p99', 'stream_fanout_ms_p50'], run: benchStreamFanout },
   { name: 'startup', keys: ['start_to_ready_ms', 'start_to_ready_ms_tsx', 'idle_rss_mb', 'idle_rss_mb_tsx', 'idle_rss_ratio'], run: benchStartup }
 ]
