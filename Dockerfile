@@ -43,8 +43,11 @@ COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY config ./config
+# The embedded database (PGlite) when no DATABASE_URL is given: a volume the engine's user owns.
+RUN mkdir -p /var/lib/uapi/db && chown uapi:uapi /var/lib/uapi/db
+VOLUME /var/lib/uapi/db
 USER uapi
-ENV NODE_ENV=development HOST=127.0.0.1 PORT=8080
+ENV NODE_ENV=development HOST=127.0.0.1 PORT=8080 DATABASE_DIR=/var/lib/uapi/db
 # Ready = AMI logged in and the call mirror synced (503 until then).
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8080)+'/health/ready').then(r=>process.exit(r.status===200?0:1),()=>process.exit(1))"]

@@ -161,7 +161,7 @@ export async function buildApp (config: Config, options: BuildOptions = {}): Pro
       // Call events from the mirror's change signal; only those someone subscribed to reach the database.
       detector = new CallEventDetector(mirror, (event) => {
         if (subscriptions.mayHave(event.extension, event.type)) void events.publish(event)
-      })
+      }, (extension) => subscriptions.mayHaveAny(extension))
       sync.start()
       ami.start()
     })

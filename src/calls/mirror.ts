@@ -145,7 +145,7 @@ export interface CallChange {
 
 /** Notifications for action correlation (PickUp, Transfer...); emitted after the mirror changed. */
 export interface MirrorEvents {
-  /** Every change of every call (see CallChange). */
+  /** Every change of every call (see CallChange). The object is the mirror's: read it, do not keep it. */
   change: [change: CallChange]
   /** After an AMI event or a snapshot that changed calls was applied in full (a consistent state to show). */
   settled: []
@@ -191,6 +191,9 @@ export class Mirror extends EventEmitter<MirrorEvents> {
   private current: AmiEvent | undefined
   /** Changes were signalled since the last 'settled'. */
   private unsettled = false
+  /** The reused signal (see changed()); listeners must not keep it past their call. */
+  private readonly signal: { call: Call, kind: CallChangeKind, leg: Leg | undefined, from: number | undefined, at: number } = { call: undefined as never, kind: 'leg', leg: undefined, from: undefined, at: 0 }
+  private dispatching = false
 
   constructor (
     private readonly resolveParty: PartyResolver,
@@ -745,7 +748,17 @@ export class Mirror extends EventEmitter<MirrorEvents> {
     if (this.listenerCount('change') === 0) return
     this.unsettled = true
     const at = this.current !== undefined ? this.eventTime(this.current) : this.clock()
-    this.emit('change', { call, kind, leg, from, at })
+    // The hot path (every AMI event that changes a call): one signal object, reused, unless a
+    // listener causes a change while the signal is being dispatched.
+    const signal = this.dispatching ? { call, kind, leg, from, at } : Object.assign(this.signal, { call, kind, leg, from, at })
+    const outer = this.dispatching
+    this.dispatching = true
+    try {
+      this.emit('change', signal)
+    } finally {
+      this.dispatching = outer
+      if (!outer) this.signal.call = this.signal.leg = undefined as never
+    }
   }
 
   /** The live call an engine-originated leg was tagged to join (VN_CALL), whichever instance sent it. */

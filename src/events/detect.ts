@@ -54,7 +54,16 @@ export class CallEventDetector {
   private readonly fired = new Map<string, { mask: number, params: CallEventParams | undefined }>()
   private readonly onChange = (c: CallChange): void => { this.detect(c) }
 
-  constructor (private readonly mirror: Mirror, private readonly emit: (event: DetectedCallEvent) => void) {
+  /**
+   * `interested`: whether events of an extension may be wanted at all (someone subscribed to it); the
+   * legs of other extensions cost nothing beyond the check. An extension subscribed to mid-call gets
+   * the events from then on.
+   */
+  constructor (
+    private readonly mirror: Mirror,
+    private readonly emit: (event: DetectedCallEvent) => void,
+    private readonly interested: (extension: string) => boolean = () => true
+  ) {
     mirror.on('change', this.onChange)
   }
 
@@ -103,7 +112,7 @@ export class CallEventDetector {
 
   private fire (leg: Leg, call: Call, type: EventType, at: number, dialed?: Leg): void {
     const party = leg.party
-    if (party === undefined || leg.local) return
+    if (party === undefined || leg.local || !this.interested(party.extension)) return
     let state = this.fired.get(leg.uniqueid)
     if (state === undefined) {
       state = { mask: 0, params: undefined }

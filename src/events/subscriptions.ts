@@ -80,6 +80,8 @@ export class SubscriptionStore {
    * next periodic reload (startRefresh, with a shared database).
    */
   #enabled: Set<string> | undefined
+  /** The extensions in #enabled. */
+  #extensions: Set<string> | undefined
   #loads = 0
   #refreshTimer: NodeJS.Timeout | undefined
 
@@ -93,15 +95,26 @@ export class SubscriptionStore {
     return this.#enabled === undefined || this.#enabled.has(`${type}:${extension}`)
   }
 
+  /** False only when the extension has no enabled subscription of any type (as far as this instance knows). */
+  mayHaveAny (extension: string): boolean {
+    return this.#extensions === undefined || this.#extensions.has(extension)
+  }
+
   /** Reloads which (extension, type) have enabled subscriptions. */
   async refreshEnabled (): Promise<void> {
     const load = ++this.#loads
     try {
       const rows = await this.#db.query<{ extension: string, type: number }>('SELECT DISTINCT extension, type FROM event_subscriptions WHERE status = 1')
       // A write that started meanwhile cleared the set and loads again: this answer may predate it.
-      if (load === this.#loads) this.#enabled = new Set(rows.map((r) => `${Number(r.type)}:${r.extension}`))
+      if (load === this.#loads) {
+        this.#enabled = new Set(rows.map((r) => `${Number(r.type)}:${r.extension}`))
+        this.#extensions = new Set(rows.map((r) => r.extension))
+      }
     } catch {
-      if (load === this.#loads) this.#enabled = undefined
+      if (load === this.#loads) {
+        this.#enabled = undefined
+        this.#extensions = undefined
+      }
     }
   }
 
@@ -122,6 +135,7 @@ export class SubscriptionStore {
   async #writing<T> (write: () => Promise<T>): Promise<T> {
     this.#loads++
     this.#enabled = undefined
+    this.#extensions = undefined
     try {
       return await write()
     } finally {

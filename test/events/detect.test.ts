@@ -13,7 +13,7 @@ function replay (name: string): { events: CallEvent[], changes: CallChange[], mi
   const mirror = new Mirror(resolve, callIdDeriver('test-secret'))
   const events: CallEvent[] = []
   const changes: CallChange[] = []
-  mirror.on('change', (c) => { changes.push(c) })
+  mirror.on('change', (c) => { changes.push({ ...c }) }) // the mirror reuses its signal object
   const detector = new CallEventDetector(mirror, (e) => { events.push(e) })
   for (const e of fixtureEvents(name)) mirror.apply(e)
   detector.close()

@@ -6,7 +6,7 @@ import { loadConfig, type Config } from '../../src/config.ts'
 import { testLogger } from './error-log.ts'
 import { lazyTestStorage } from './pglite.ts'
 
-export { NO_PBX, expectErrorLines } from './error-log.ts'
+export { NO_PBX, excuseErrorLines, expectErrorLines } from './error-log.ts'
 
 export interface BuildTestOptions {
   /** Connect to the bundled PBX (default false: routes only). */

@@ -13,6 +13,8 @@ import { pino, type Logger } from 'pino'
 
 const lines: string[] = []
 const declared: Array<{ n: number, why: string }> = []
+/** Faults whose line count depends on timing (an outage while a test polls): excused by pattern. */
+const excused: Array<{ match: RegExp, why: string, seen: number }> = []
 
 /** Counts `line` (a pino JSON line, or an already parsed one) when its level is error or fatal. */
 export function recordLine (line: string | Record<string, unknown>): void {
@@ -32,6 +34,15 @@ export const NO_PBX = 'requests answered 503 pbx_unavailable by an app with no P
 /** Declares `n` error-level lines this file's tests cause on purpose (faults they inject). */
 export function expectErrorLines (n: number, why: string): void {
   declared.push({ n, why })
+}
+
+/**
+ * Declares that error-level lines matching `match` (tested against the JSON line) are expected in
+ * any number, e.g. the 503s of requests a test keeps sending while it holds the PBX down: their count
+ * depends on timing. At least one must occur (the fault was really injected).
+ */
+export function excuseErrorLines (match: RegExp, why: string): void {
+  excused.push({ match, why, seen: 0 })
 }
 
 /** How many error-level lines this file has logged so far (for tests that check their own fault). */
@@ -58,19 +69,19 @@ export function testLogger (): Logger {
 }
 
 // After every test the file queued at load (this runs once the test module has been evaluated).
-// The real-PBX tests (test/pbx, outside npm run test:unit) are counted and reported, not asserted:
-// their outages are not declared yet.
-const pbx = /[\\/]test[\\/]pbx[\\/]/.test(process.argv[1] ?? '')
 setImmediate(() => {
-  if (pbx) {
-    t.teardown(() => { t.comment(`error-level log lines: ${lines.length} (not asserted for test/pbx)`) })
-    return
-  }
   t.test('error-level log lines: only the faults the tests injected', async (t) => {
+    const counted: string[] = []
+    for (const line of lines) {
+      const e = excused.find((x) => x.match.test(line))
+      if (e !== undefined) e.seen++
+      else counted.push(line)
+    }
+    for (const e of excused) t.ok(e.seen > 0, `${e.seen} error-level lines excused: ${e.why}`)
     const byWhy = new Map<string, number>()
     for (const d of declared) byWhy.set(d.why, (byWhy.get(d.why) ?? 0) + d.n)
     const expected = declared.reduce((sum, d) => sum + d.n, 0)
     const why = [...byWhy].map(([w, n]) => `${n}: ${w}`).join('; ') || 'none'
-    t.equal(lines.length, expected, `${lines.length} error-level lines, ${expected} declared (${why})${lines.length !== expected ? `\n${lines.join('\n')}` : ''}`)
+    t.equal(counted.length, expected, `${counted.length} error-level lines, ${expected} declared (${why})${counted.length !== expected ? `\n${counted.join('\n')}` : ''}`)
   })
 })

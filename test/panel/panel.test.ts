@@ -2,6 +2,7 @@
 // recorded Asterisk 22 streams from a fake AMI peer (as test/stream/stream.test.ts does). Sign-in,
 // "my phone", the live view, token renewal and expiry, a lost stream, an outage, action errors in
 // words, keyboard use and the layout at phone width.
+import { lazyTestStorage } from '../helpers/pglite.ts'
 import { readFileSync } from 'node:fs'
 import t, { type Test } from 'tap'
 import type { Page } from 'playwright-core'
@@ -30,7 +31,7 @@ async function engine (t: Test, edit?: (c: Config) => void): Promise<Engine> {
   config.ami.reconnectMinMs = 100
   config.ami.reconnectMaxMs = 500
   edit?.(config)
-  const app = await buildApp(config, { logger: testLogger(), connect: true })
+  const app = await buildApp(config, { logger: testLogger(), connect: true, storage: lazyTestStorage() })
   await app.listen({ host: '127.0.0.1', port: 0 })
   await app.engine.sync.whenLive(10_000)
   t.teardown(async () => { await app.close(); await fake.close() })

@@ -6,6 +6,7 @@ import { buildApp, type App } from '../../src/app.ts'
 import { loadConfig, type Config } from '../../src/config.ts'
 import type { PhoneCall } from '../../src/calls/index.ts'
 import { FakeAmi } from '../helpers/fake-ami.ts'
+import { lazyTestStorage } from '../helpers/pglite.ts'
 import { fixturePath } from '../helpers/fixtures.ts'
 import { build, expectErrorLines, tokenFor } from '../helpers/app.ts'
 import { openSse, type SseMessage } from '../helpers/sse.ts'
@@ -17,7 +18,7 @@ async function engine (t: Test, edit?: (c: Config) => void): Promise<{ app: App,
   config.ami.host = fake.host
   config.ami.port = fake.port
   edit?.(config)
-  const app = await buildApp(config, { logger: pino({ level: 'silent' }), connect: true })
+  const app = await buildApp(config, { logger: pino({ level: 'silent' }), connect: true, storage: lazyTestStorage() })
   await app.listen({ host: '127.0.0.1', port: 0 })
   await app.engine.sync.whenLive(10_000)
   t.teardown(async () => { await app.close(); await fake.close() })
