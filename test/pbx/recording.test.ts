@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
-import { build, noRateLimit, whenLive } from '../helpers/app.ts'
+import { build, expectErrorLines, noRateLimit, whenLive } from '../helpers/app.ts'
 import { ensurePbx, hangupAllChannels } from '../helpers/pbx.ts'
 import { AUDIO_PCAP, Phone, stopAllPhones } from '../helpers/phones.ts'
 import { AmiObserver } from '../helpers/ami-observer.ts'
@@ -187,6 +187,7 @@ t.test('every refusal of StartRecording / StopRecording has its code, and nothin
 })
 
 t.test('recordings directory unusable: 503 recording_unavailable; not configured: 501; nothing reaches Asterisk', async (t) => {
+  expectErrorLines(2, 'StartRecording with a recordings directory that does not exist: the metadata write fails, the request answers 503 recording_unavailable')
   const { app: broken, obs } = await setup(t, (c) => noRateLimit({ ...c, recordings: { dir: join(work, 'does-not-exist'), pbxDir: '/var/spool/asterisk/recordings' } }))
   const { call } = await talkingCall(broken)
   const mark = obs.mark()
