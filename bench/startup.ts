@@ -6,12 +6,22 @@
 // (AMI logged in, mirror synced). Then the process idles 3 s and its RSS is read from
 // /proc/<pid>/status (VmRSS): idle_rss_mb. Compiled and tsx runs alternate, RUNS each; medians.
 // The build (tsc -p tsconfig.build.json) runs first, so the compiled side is the current code.
+//
+// The database: the compiled/tsx pair runs on the PostgreSQL server (DATABASE_URL, default the local
+// `test` database, a fresh schema), so that the pair differs only by the loader, which is what the
+// keys are about; the embedded database (PGlite, WASM in the process: ~120 MB of RSS) would be the
+// same in both. The compiled engine on the embedded database (a fresh copy of an initialised data
+// directory, as `npm start` without DATABASE_URL) is reported beside them: *_embedded. Without a
+// reachable server every run uses the embedded database (and `database` says so).
 import { execFile, spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import net from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
+import { randomBytes } from 'node:crypto'
+import pg from 'pg'
 import { FakeAmi } from '../test/helpers/fake-ami.ts'
+import { pgliteDir } from '../test/helpers/pglite.ts'
 import { median, round } from './lib.ts'
 
 export interface StartupResult {
@@ -21,7 +31,14 @@ export interface StartupResult {
   idle_rss_mb_tsx: number
   /** Compiled idle RSS over tsx's (target <= 0.75: at least 25 % less). */
   idle_rss_ratio: number
+  /** The compiled engine on the embedded database. */
+  start_to_ready_ms_embedded: number
+  idle_rss_mb_embedded: number
+  /** Which database the compiled/tsx pair used. */
+  startup_database: string
 }
+
+const POSTGRES_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const RUNS = 3
@@ -35,12 +52,12 @@ async function freePort (): Promise<number> {
   return port
 }
 
-async function once (args: string[], amiPort: number): Promise<{ readyMs: number, rssMb: number }> {
+async function once (args: string[], amiPort: number, database: Record<string, string>): Promise<{ readyMs: number, rssMb: number }> {
   const port = await freePort()
   const t0 = performance.now()
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
-    env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: String(port), AMI_HOST: '127.0.0.1', AMI_PORT: String(amiPort), LOG_LEVEL: 'warn' },
+    env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: String(port), AMI_HOST: '127.0.0.1', AMI_PORT: String(amiPort), LOG_LEVEL: 'warn', ...database },
     stdio: ['ignore', 'ignore', 'inherit']
   })
   try {
@@ -65,14 +82,27 @@ export async function benchStartup (log: (msg: string) => void = () => {}): Prom
   const fake = await FakeAmi.start({ username: 'uapi', secret: 'uapi-dev-secret' })
   const compiled: Array<{ readyMs: number, rssMb: number }> = []
   const tsx: Array<{ readyMs: number, rssMb: number }> = []
+  const embedded: Array<{ readyMs: number, rssMb: number }> = []
+  const schema = `bench_startup_${randomBytes(4).toString('hex')}`
+  const probe = new pg.Client({ connectionString: POSTGRES_URL, connectionTimeoutMillis: 2000 })
+  const server = await probe.connect().then(() => true, () => false)
+  await probe.end().catch(() => {})
+  const embeddedDb = async (): Promise<Record<string, string>> => ({ DATABASE_DIR: await pgliteDir() })
+  const pairDb = async (): Promise<Record<string, string>> => (server ? { DATABASE_URL: POSTGRES_URL, DATABASE_SCHEMA: schema } : await embeddedDb())
   try {
     for (let i = 0; i < RUNS; i++) {
-      compiled.push(await once(['dist/main.js'], fake.port))
-      tsx.push(await once(['--import', 'tsx', 'src/main.ts'], fake.port))
-      log(`startup run ${i + 1}: compiled ${compiled[i]?.readyMs.toFixed(0)} ms ${compiled[i]?.rssMb.toFixed(1)} MB, tsx ${tsx[i]?.readyMs.toFixed(0)} ms ${tsx[i]?.rssMb.toFixed(1)} MB`)
+      compiled.push(await once(['dist/main.js'], fake.port, await pairDb()))
+      tsx.push(await once(['--import', 'tsx', 'src/main.ts'], fake.port, await pairDb()))
+      embedded.push(await once(['dist/main.js'], fake.port, await embeddedDb()))
+      log(`startup run ${i + 1}: compiled ${compiled[i]?.readyMs.toFixed(0)} ms ${compiled[i]?.rssMb.toFixed(1)} MB, tsx ${tsx[i]?.readyMs.toFixed(0)} ms ${tsx[i]?.rssMb.toFixed(1)} MB (${server ? 'PostgreSQL' : 'embedded'}); compiled on the embedded database ${embedded[i]?.readyMs.toFixed(0)} ms ${embedded[i]?.rssMb.toFixed(1)} MB`)
     }
   } finally {
     await fake.close()
+    if (server) {
+      const client = new pg.Client({ connectionString: POSTGRES_URL })
+      await client.connect().then(async () => { await client.query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`) }).catch(() => {})
+      await client.end().catch(() => {})
+    }
   }
   const rss = median(compiled.map((r) => r.rssMb))
   const rssTsx = median(tsx.map((r) => r.rssMb))
@@ -81,6 +111,9 @@ export async function benchStartup (log: (msg: string) => void = () => {}): Prom
     start_to_ready_ms_tsx: round(median(tsx.map((r) => r.readyMs)), 0),
     idle_rss_mb: round(rss, 1),
     idle_rss_mb_tsx: round(rssTsx, 1),
-    idle_rss_ratio: round(rss / rssTsx)
+    idle_rss_ratio: round(rss / rssTsx),
+    start_to_ready_ms_embedded: round(median(embedded.map((r) => r.readyMs)), 0),
+    idle_rss_mb_embedded: round(median(embedded.map((r) => r.rssMb)), 1),
+    startup_database: server ? 'PostgreSQL server' : 'embedded PGlite (no server answered)'
   }
 }

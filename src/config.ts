@@ -315,7 +315,8 @@ function applyEnv (raw: unknown, env: Env): unknown {
     ['RECORDINGS_DIR', 'recordings', 'dir', String],
     ['RECORDINGS_PBX_DIR', 'recordings', 'pbxDir', String],
     ['DATABASE_URL', 'database', 'url', String],
-    ['DATABASE_DIR', 'database', 'dataDir', String]
+    ['DATABASE_DIR', 'database', 'dataDir', String],
+    ['DATABASE_SCHEMA', 'database', 'schema', String]
   ]
   for (const [name, section, key, convert] of overrides) {
     const v = env[name]

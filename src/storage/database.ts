@@ -132,7 +132,10 @@ export async function pgliteDriver (config: Pick<DatabaseConfig, 'dataDir' | 'sc
     mkdirSync(dir, { recursive: true })
     unlock = lockDataDir(dir)
   }
-  const db = await PGlite.create(dir).catch((err: unknown) => {
+  // PostgreSQL's default 128 MB of shared buffers are allocated in the WASM heap and cost that much
+  // RSS at once; the engine's tables (subscriptions, an outbox, claims) need far less: 16 MB saves
+  // ~127 MB of RSS (measured: 295 -> 168 MB after opening a data directory).
+  const db = await PGlite.create({ dataDir: dir, postgresqlconf: ['shared_buffers=16MB'] }).catch((err: unknown) => {
     unlock()
     throw err
   })
