@@ -110,6 +110,8 @@ forEachBackend(t, async (t, backend) => {
     const done = await eventually(async () => (await r.delivery.deliveries(EXT, { state: 'delivered', startIndex: 0, count: 1 })).entries[0], 'delivered row')
     t.equal(done.attempts, 4)
     t.equal(done.lastStatusCode, 200)
+    // The row is committed before the attempt's own bookkeeping runs: wait for the attempts in flight.
+    await r.delivery.idle()
     t.equal(r.delivery.stats.retried, 3)
     t.equal(r.delivery.stats.delivered, 1)
     const gaps = all.slice(1).map((x, i) => x.at - (all[i] as { at: number }).at)
@@ -166,6 +168,7 @@ forEachBackend(t, async (t, backend) => {
     t.ok(dead.entries.every((d) => d.attempts === 2 && d.lastError !== undefined), 'each dead row spent the budget and says why')
     t.match(dead.entries.find((d) => d.phoneCallEventId === 'down')?.lastError, /ECONNREFUSED/)
     t.match(dead.entries.find((d) => d.phoneCallEventId === 'hanging')?.lastError, /no answer within 1000 ms/)
+    await r.delivery.idle()
     t.equal(r.delivery.stats.delivered, n)
     t.equal(r.delivery.stats.deadLettered, 2 * n)
   })
