@@ -86,9 +86,12 @@ t.test('a silent AMI socket makes the engine unavailable within Ping interval + 
 
 t.test('while a slow CoreShowChannels is under way requests answer 503 at once, never a 500 or a hang, and the engine turns ready when it arrives', async (t) => {
   const delayMs = 2_500
+  // When the fake peer got the action (waitForAction below polls, and may see it late under load).
+  let receivedAt = 0
   const r = await rig(t, {
     live: false,
     script: (fake) => fake.onAction('CoreShowChannels', (a, conn) => {
+      receivedAt = Date.now()
       setTimeout(() => {
         conn.socket.write(reply(a, { EventList: 'start', Message: 'Channels will follow' }) +
           frame({ Event: 'CoreShowChannelsComplete', ActionID: a.headers.actionid ?? '', EventList: 'Complete', ListItems: 0 }))
@@ -97,7 +100,7 @@ t.test('while a slow CoreShowChannels is under way requests answer 503 at once, 
     })
   })
   await r.fake.waitForAction((a) => a.name === 'CoreShowChannels', 5_000)
-  const askedAt = Date.now()
+  const askedAt = receivedAt
   const seen = new Map<number, number>()
   const codes = new Set<string>()
   const healths = new Set<string>()
