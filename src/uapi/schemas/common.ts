@@ -47,14 +47,19 @@ export const ListQuery = Type.Object({
   accessRequestToken: Type.Optional(Type.String({ maxLength: 4096 }))
 })
 
-export const listErrorCodes = {
+/** The standard collection parameters' codes (reference 1.5), shared by every collection route. */
+export const collectionQueryErrorCodes = {
   'querystring/count': 'count_invalid',
   'querystring/startIndex': 'startindex_invalid',
   'querystring/fields': 'fields_invalid',
   'querystring/filterBy': 'filterby_invalid',
   'querystring/filterValue': 'filtervalue_invalid',
   'querystring/filterOp': 'filterop_invalid',
-  'querystring/sortOrder': 'sortorder_invalid',
+  'querystring/sortOrder': 'sortorder_invalid'
+} as const
+
+export const listErrorCodes = {
+  ...collectionQueryErrorCodes,
   'params/phoneCallId': 'pc_phonecall_invalid',
   'params/extension': 'extension_invalid',
   'params/userId': 'user_invalid'

@@ -1,7 +1,7 @@
 // Schemas of the PhoneCallEvents routes (reference 9): the PhoneCallEvent resource, its create and
 // update payloads, the list query and the deliveries collection.
 import { Type } from 'typebox'
-import { FilterOps } from './common.ts'
+import { FilterOps, collectionQueryErrorCodes } from './common.ts'
 
 const UserId = Type.String({ minLength: 1, maxLength: 64, description: '@me, @viewer, @owner or a numeric user id' })
 const ExtensionNumber = Type.String({ minLength: 1, maxLength: 64, description: 'A Phone Terminal, Queue, Conference or IVR extension, e.g. 0003*210 (not @self)' })
@@ -111,13 +111,7 @@ export const DeliveryCollection = Type.Object({
 }, { description: 'Deliveries of an extension\'s PhoneCallEvents, newest first' })
 
 export const eventErrorCodes = {
-  'querystring/count': 'count_invalid',
-  'querystring/startIndex': 'startindex_invalid',
-  'querystring/fields': 'fields_invalid',
-  'querystring/filterBy': 'filterby_invalid',
-  'querystring/filterValue': 'filtervalue_invalid',
-  'querystring/filterOp': 'filterop_invalid',
-  'querystring/sortOrder': 'sortorder_invalid',
+  ...collectionQueryErrorCodes,
   'querystring/state': 'pced_state_invalid',
   'querystring/type': 'pcet_type_invalid',
   'querystring/id': 'pce_id_invalid',
