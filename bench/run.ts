@@ -59,6 +59,8 @@ const TABLE: ReadonlyArray<{ key: string, target?: Target }> = [
   { key: 'start_to_ready_ms_tsx' },
   { key: 'idle_rss_mb' },
   { key: 'idle_rss_mb_tsx' },
+  { key: 'start_to_ready_ms_unbundled' },
+  { key: 'idle_rss_mb_unbundled' },
   { key: 'start_to_ready_ms_embedded' },
   { key: 'idle_rss_mb_embedded' },
   { key: 'idle_rss_ratio', target: { key: 'idle_rss_ratio', text: '<= 0.75 (compiled vs tsx)', met: (v) => v <= 0.75 } }
@@ -78,7 +80,7 @@ const BENCHES: ReadonlyArray<{ name: string, keys: string[], run: (log: (m: stri
   { name: 'e2e', keys: ['pickup_e2e_ms_p50'], run: benchPickupE2e },
   { name: 'events', keys: ['event_delivery_ms_p99', 'event_delivery_ms_p50', 'event_delivery_ms_p99_postgres', 'event_delivery_ms_p50_postgres'], run: benchEventDelivery },
   { name: 'stream', keys: ['stream_fanout_ms_p99', 'stream_fanout_ms_p50'], run: benchStreamFanout },
-  { name: 'startup', keys: ['start_to_ready_ms', 'start_to_ready_ms_tsx', 'idle_rss_mb', 'idle_rss_mb_tsx', 'idle_rss_ratio', 'start_to_ready_ms_embedded', 'idle_rss_mb_embedded'], run: benchStartup }
+  { name: 'startup', keys: ['start_to_ready_ms', 'start_to_ready_ms_tsx', 'idle_rss_mb', 'idle_rss_mb_tsx', 'idle_rss_ratio', 'start_to_ready_ms_unbundled', 'idle_rss_mb_unbundled', 'start_to_ready_ms_embedded', 'idle_rss_mb_embedded'], run: benchStartup }
 ]
 
 const log = (msg: string): void => { process.stderr.write(`[bench] ${msg}\n`) }

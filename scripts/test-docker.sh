@@ -5,7 +5,7 @@
 #      installs docker.io and starts dockerd, fetches the Compose v2 plugin, debootstraps the base
 #      image when no registry answers)
 #   2. `docker compose build`: both images (asterisk/Dockerfile, the PBX; Dockerfile, the engine),
-#      and what the engine image must be (non-root user uapi, node dist/main.js, no dev dependencies)
+#      and what the engine image must be (non-root user uapi, node dist/engine.js, no dev dependencies)
 #   3. under the shared PBX lock (/tmp/uapi-pbx-tests.lock; the chroot PBX is stopped for the run and
 #      restored after it): pbx.sh keeps to the running chroot PBX, `docker compose up -d`, the engine
 #      healthy, the README's curl example, test/docker/stack-e2e.ts (SIPp phones, one PickUp bridged
@@ -151,7 +151,7 @@ user=$(docker image inspect -f '{{.Config.User}}' uapi-engine:local)
 cmd=$(docker image inspect -f '{{join .Config.Cmd " "}}' uapi-engine:local)
 hc=$(docker image inspect -f '{{if .Config.Healthcheck}}{{join .Config.Healthcheck.Test " "}}{{end}}' uapi-engine:local)
 [[ $user == uapi ]] && ok "engine image runs as user uapi" || fail "engine image user is '$user', not uapi"
-[[ $cmd == "node dist/main.js" ]] && ok "engine image command: $cmd" || fail "engine image command is '$cmd'"
+[[ $cmd == "node dist/engine.js" ]] && ok "engine image command: $cmd" || fail "engine image command is '$cmd'"
 [[ $hc == *"/health/ready"* ]] && ok "engine image health check on /health/ready" || fail "engine image health check: '$hc'"
 inside=$(docker run --rm --entrypoint sh uapi-engine:local -c '
   id; node -v
@@ -239,7 +239,7 @@ info "pbx.sh cli: $(tr '\n' ' ' <<<"$out" | cut -c1-160)"
 
 step "The engine process in its container"
 cmdline=$(docker exec "$engine_id" cat /proc/1/cmdline | tr '\0' ' ' | sed 's/ $//')
-[[ $cmdline == "node dist/main.js" ]] && ok "PID 1 command line: $cmdline" || fail "engine command line: '$cmdline'"
+[[ $cmdline == "node dist/engine.js" ]] && ok "PID 1 command line: $cmdline" || fail "engine command line: '$cmdline'"
 env1=$(docker exec "$engine_id" sh -c 'tr "\0" "\n" </proc/1/environ | grep -E "^(NODE_OPTIONS|NODE_ENV)=" ; grep -E "^(Uid|Gid|Groups):" /proc/1/status' | tr '\n' ' ' | tr -s '\t ' ' ')
 info "PID 1: $env1"
 [[ $env1 == *NODE_OPTIONS=* ]] && fail "NODE_OPTIONS set in the engine: $env1" || ok "no NODE_OPTIONS (no --import/--loader): no TypeScript loader in the process"

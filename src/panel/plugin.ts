@@ -29,7 +29,8 @@ interface Asset {
 // The assets sit beside this module: src/panel/public when run from the sources, dist/panel/public
 // once built (npm run build copies them; tsc alone compiles TypeScript only, hence the fallback to
 // the sources of a checkout).
-const PUBLIC_DIRS = [new URL('./public/', import.meta.url), new URL('../../src/panel/public/', import.meta.url)]
+// Next to this module (dist/panel/*.js), next to the bundle (dist/engine.js), or the sources (tsx).
+const PUBLIC_DIRS = [new URL('./public/', import.meta.url), new URL('./panel/public/', import.meta.url), new URL('../../src/panel/public/', import.meta.url)]
 
 function loadAssets (dir: URL): Map<string, Asset> {
   const assets = new Map<string, Asset>()

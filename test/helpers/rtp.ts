@@ -202,7 +202,11 @@ export function energyByPort (packets: readonly UdpPacket[]): Map<number, PortEn
 
 /** tcpdump on the loopback: UDP packets of the given ports, written to a temp pcap. */
 export class Capture {
-  private constructor (private readonly proc: ChildProcess, private readonly dir: string, private readonly file: string, private readonly exited: Promise<void>) {}
+  private constructor (
+    private readonly proc: ChildProcess, private readonly dir: string, private readonly file: string, private readonly exited: Promise<void>,
+    /** When tcpdump said it listens (epoch ms): nothing before it was captured. */
+    readonly listeningAt: number
+  ) {}
 
   /** Starts tcpdump (UDP to or from any of `ports`) and resolves once it listens. */
   static async start (ports: readonly number[], { iface = 'lo' }: { iface?: string } = {}): Promise<Capture> {
@@ -222,7 +226,7 @@ export class Capture {
         if (/listening on/.test(stderr)) { clearTimeout(timer); resolve() }
       })
     })
-    return new Capture(proc, dir, file, exited)
+    return new Capture(proc, dir, file, exited, Date.now())
   }
 
   /** Stops tcpdump and returns what it captured (the temp file is removed). */

@@ -19,9 +19,10 @@ import { UapiClient, statuses, viewOf } from '../helpers/uapi.ts'
 import { Capture, energy, writeSilencePcap, type PortEnergy } from '../helpers/rtp.ts'
 
 const SPEECH = '/usr/share/sip-tester/g711a.pcap'
-// g711a.pcap is 7 s: about 1 s of near silence, then speech. Measure 1.2 s to 4.2 s after the
-// supervisor's phone started playing it (its ACK).
-const WINDOW = { fromMs: 1_200, toMs: 4_200 } as const
+// g711a.pcap is 7 s: about 1 s of near silence, then speech. Measure 3 s from 1.2 s after the
+// supervisor's phone started playing it (its ACK), or from when the capture listened if later, ending
+// by 6.5 s.
+const WINDOW = { fromMs: 1_200, lengthMs: 3_000, latestEndMs: 6_500 } as const
 // Loud: speech mixed in (g711a.pcap alone measures about 2000 in this window). Quiet: the parties'
 // silence (A-law 0xD5 decodes to 8), with room for comfort noise or jitter-buffer artefacts.
 const LOUD = 500
@@ -78,8 +79,13 @@ async function measure (t: Test, action: 'BargeIn' | 'Whisper' | 'Monitor'): Pro
   if (ports.p300 === undefined || ports.p210 === undefined || ports.p024 === undefined) throw new Error(`RTP ports not in the SDPs: ${JSON.stringify(ports)}`)
   t.equal(new Set(Object.values(ports)).size, 3, `three RTP ports ${JSON.stringify(ports)}`)
   const cap = await Capture.start([ports.p300, ports.p210, ports.p024])
-  await new Promise((resolve) => setTimeout(resolve, Math.max(0, playing + WINDOW.toMs - Date.now()) + 100))
-  const packets = (await cap.stop()).filter((p) => p.time >= playing + WINDOW.fromMs && p.time <= playing + WINDOW.toMs)
+  // tcpdump can start listening late on a loaded machine: the window then slides after it, as long as
+  // it still ends inside the speech.
+  const from = Math.max(playing + WINDOW.fromMs, cap.listeningAt + 50)
+  const to = from + WINDOW.lengthMs
+  t.ok(to <= playing + WINDOW.latestEndMs, `the capture listened in time (${from - playing} ms after 024's ACK)`)
+  await new Promise((resolve) => setTimeout(resolve, Math.max(0, to - Date.now()) + 100))
+  const packets = (await cap.stop()).filter((p) => p.time >= from && p.time <= to)
   t.notOk(reception.gotBye() || caller.gotBye() || supervisor.gotBye(), 'everyone still up after the capture')
 
   const heard: Heard = {
