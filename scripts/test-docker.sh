@@ -4,11 +4,13 @@
 #   1. a Docker engine, a Compose and the base image debian:sid-slim (scripts/docker-setup.sh:
 #      installs docker.io and starts dockerd, fetches the Compose v2 plugin, debootstraps the base
 #      image when no registry answers)
-#   2. `docker compose build`: both images (asterisk/Dockerfile, the PBX; Dockerfile, the engine),
-#      and what the engine image must be (non-root user uapi, node dist/engine.js, no dev dependencies)
+#   2. `docker compose build`: the three images (asterisk/Dockerfile, the PBX; Dockerfile, the engine;
+#      postgres/Dockerfile, its database), and what the engine image must be (non-root user uapi,
+#      node dist/engine.js, no dev dependencies)
 #   3. under the shared PBX lock (/tmp/uapi-pbx-tests.lock; the chroot PBX is stopped for the run and
 #      restored after it): pbx.sh keeps to the running chroot PBX, `docker compose up -d`, the engine
-#      healthy, the README's curl example, test/docker/stack-e2e.ts (SIPp phones, one PickUp bridged
+#      and PostgreSQL healthy, a PhoneCallEvent stored in that PostgreSQL, the README's curl example,
+#      test/docker/stack-e2e.ts (SIPp phones, one PickUp bridged
 #      as Asterisk reports it, a recording written by Asterisk and served by the non-root engine),
 #      `docker compose down` leaving nothing running
 #   4. the dockerd this script started is stopped again (KEEP_DOCKERD=1 keeps it), so that
@@ -134,7 +136,7 @@ fi
 export APT_OPTIONS EXTRA_CA_CERTS
 ok "build arguments set"
 
-step "docker compose build (PBX image and engine image)"
+step "docker compose build (PBX, engine and PostgreSQL images)"
 b0=$SECONDS
 build_log=$(mktemp /tmp/uapi-compose-build.XXXXXX.log)
 if "${COMPOSE[@]}" build >"$build_log" 2>&1; then
@@ -144,7 +146,7 @@ else
   tail -30 "$build_log" | sed 's/^/[test-docker]    | /'
   abort "docker compose build failed (log $build_log)"
 fi
-docker image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep -E '^(uapi-test-pbx|uapi-engine|debian):' | sed 's/^/[test-docker]    image /'
+docker image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep -E '^(uapi-test-pbx|uapi-engine|uapi-postgres|debian):' | sed 's/^/[test-docker]    image /'
 
 step "What the images are"
 user=$(docker image inspect -f '{{.Config.User}}' uapi-engine:local)
@@ -162,6 +164,9 @@ grep -q 'devdep:' <<<"$inside" && fail "dev dependencies in the engine image: $(
 grep -q 'groups=.*980(asterisk)' <<<"$inside" && ok "uapi is in group 980 (the recordings group)" || fail "uapi is not in gid 980: $inside"
 pbxid=$(docker run --rm --entrypoint sh uapi-test-pbx:local -c 'id asterisk; asterisk -V' 2>&1 | tr '\n' ' ')
 [[ $pbxid == *"uid=980(asterisk) gid=980(asterisk)"* ]] && ok "PBX image: $pbxid" || fail "PBX image asterisk ids: $pbxid"
+pguser=$(docker image inspect -f '{{.Config.User}}' uapi-postgres:local)
+pgver=$(docker run --rm --entrypoint sh uapi-postgres:local -c 'postgres --version' 2>&1)
+[[ $pguser == postgres && $pgver == *PostgreSQL* ]] && ok "PostgreSQL image: user $pguser, $pgver" || fail "PostgreSQL image: user '$pguser', '$pgver'"
 
 # ============================================================================= 3. the stack
 step "Shared PBX lock $LOCK_FILE"
@@ -232,6 +237,22 @@ done
 [[ $(docker inspect -f '{{.State.Health.Status}}' "$engine_id") == healthy ]] && ok "docker reports the engine container healthy after $((SECONDS - u0)) s (HEALTHCHECK interval 10 s)"
 "${COMPOSE[@]}" ps --format '{{.Service}} {{.Status}}' 2>/dev/null | sed 's/^/[test-docker]    service /'
 
+step "The engine's database: the stack's PostgreSQL"
+UAPI_DB_PORT=${UAPI_DB_PORT:-5433}
+pg_id=$("${COMPOSE[@]}" ps -q postgres)
+[[ $(docker inspect -f '{{.State.Health.Status}}' "$pg_id" 2>/dev/null) == healthy ]] && ok "postgres container healthy" || fail "postgres container: $(docker inspect -f '{{json .State.Health}}' "$pg_id" 2>/dev/null | cut -c1-300)"
+tcp_listening "$UAPI_DB_PORT" && ok "PostgreSQL listens on 127.0.0.1:$UAPI_DB_PORT" || fail "nothing listens on $UAPI_DB_PORT"
+dburl=$(docker exec "$engine_id" sh -c 'tr "\0" "\n" </proc/1/environ | grep "^DATABASE_URL="' | sed -E 's#(://[^:]+:)[^@]*@#\1***@#')
+[[ $dburl == "DATABASE_URL=postgres://uapi:***@127.0.0.1:$UAPI_DB_PORT/uapi" ]] && ok "engine's $dburl" || fail "engine's database: '$dburl'"
+# A PhoneCallEvent registered through the API is a row in the stack's PostgreSQL (read there as its
+# superuser over the container's socket).
+hook="https://8.8.8.8/uapi-docker-test-$$"   # registered disabled (status 0): nothing is delivered to it
+pce=$(curl -s -w '\n%{http_code}' -X POST -H "Authorization: Bearer $(curl -s -X POST "$BASE/oauth/token" -d grant_type=client_credentials -d client_id=demo-12 -d client_secret=demo-secret-12 | jq -r .access_token)" \
+  -H 'content-type: application/json' -d "{\"type\":0,\"status\":0,\"url\":\"$hook\"}" "$BASE/uapi/extensions/@me/0003*210/phoneCallEvents")
+[[ ${pce##*$'\n'} == 200 ]] && ok "POST phoneCallEvents: 200" || fail "POST phoneCallEvents: $(tr '\n' ' ' <<<"$pce" | cut -c1-200)"
+rows=$(docker exec "$pg_id" psql -d uapi -tAc "SELECT count(*) FROM event_subscriptions WHERE url = '$hook'" 2>&1)
+[[ $rows == 1 ]] && ok "the PhoneCallEvent is a row of uapi.event_subscriptions in the postgres container" || fail "event_subscriptions rows for $hook: '$rows'"
+
 step "scripts/pbx.sh against the Docker PBX (auto mode, no chroot PBX running)"
 out=$(bash scripts/pbx.sh cli 'core show version' 2>&1)
 info "pbx.sh cli: $(tr '\n' ' ' <<<"$out" | cut -c1-160)"
@@ -281,7 +302,8 @@ busy=
 tcp_listening 5038 && busy+=" tcp/5038"
 udp_bound 5060 && busy+=" udp/5060"
 tcp_listening "$UAPI_PORT" && busy+=" tcp/$UAPI_PORT"
-[[ -z $busy ]] && ok "ports 5038, 5060 and $UAPI_PORT free again" || fail "still bound:$busy"
+tcp_listening "$UAPI_DB_PORT" && busy+=" tcp/$UAPI_DB_PORT"
+[[ -z $busy ]] && ok "ports 5038, 5060, $UAPI_PORT and $UAPI_DB_PORT free again" || fail "still bound:$busy"
 [[ -n ${REC_TMP:-} ]] && rm -rf "$UAPI_RECORDINGS_DIR"
 
 if [[ -n $CHROOT_STOPPED ]]; then
