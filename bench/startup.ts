@@ -16,15 +16,14 @@
 // same in both. The compiled engine on the embedded database (a fresh copy of an initialised data
 // directory, as `npm start` without DATABASE_URL) is reported beside them: *_embedded. Without a
 // reachable server every run uses the embedded database (and `database` says so).
-import { execFile, spawn } from 'node:child_process'
+import { execFile } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import net from 'node:net'
-import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { randomBytes } from 'node:crypto'
 import pg from 'pg'
 import { FakeAmi } from '../test/helpers/fake-ami.ts'
 import { pgliteDir } from '../test/helpers/pglite.ts'
+import { EngineProcess, ROOT, TSX_MAIN } from '../test/helpers/engine-process.ts'
 import { median, round } from './lib.ts'
 
 export interface StartupResult {
@@ -46,40 +45,18 @@ export interface StartupResult {
 
 const POSTGRES_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const RUNS = 3
 const IDLE_MS = 3_000
 
-async function freePort (): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as net.AddressInfo
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
-}
-
-async function once (args: string[], amiPort: number, database: Record<string, string>): Promise<{ readyMs: number, rssMb: number }> {
-  const port = await freePort()
-  const t0 = performance.now()
-  const child = spawn(process.execPath, args, {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: String(port), AMI_HOST: '127.0.0.1', AMI_PORT: String(amiPort), LOG_LEVEL: 'warn', ...database },
-    stdio: ['ignore', 'ignore', 'inherit']
-  })
+async function once (args: readonly string[], amiPort: number, database: Record<string, string>): Promise<{ readyMs: number, rssMb: number }> {
+  const engine = await EngineProcess.start({ args, amiPort, logLevel: 'warn', env: database })
   try {
-    let readyMs = -1
-    while (performance.now() - t0 < 30_000) {
-      const ok = await fetch(`http://127.0.0.1:${port}/health/ready`).then((r) => r.status === 200, () => false)
-      if (ok) { readyMs = performance.now() - t0; break }
-      await new Promise((resolve) => setTimeout(resolve, 5))
-    }
-    if (readyMs < 0) throw new Error(`startup: ${args.join(' ')} not ready within 30 s`)
+    const readyMs = await engine.waitReady(30_000, 5)
     await new Promise((resolve) => setTimeout(resolve, IDLE_MS))
-    const kb = Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1])
+    const kb = Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${engine.child.pid}/status`, 'utf8'))?.[1])
     return { readyMs, rssMb: kb / 1024 }
   } finally {
-    child.kill('SIGTERM')
-    await new Promise((resolve) => child.once('exit', resolve))
+    await engine.stop()
   }
 }
 
@@ -99,7 +76,7 @@ export async function benchStartup (log: (msg: string) => void = () => {}): Prom
   try {
     for (let i = 0; i < RUNS; i++) {
       compiled.push(await once(['dist/engine.js'], fake.port, await pairDb()))
-      tsx.push(await once(['--import', 'tsx', 'src/main.ts'], fake.port, await pairDb()))
+      tsx.push(await once(TSX_MAIN, fake.port, await pairDb()))
       unbundled.push(await once(['dist/main.js'], fake.port, await pairDb()))
       embedded.push(await once(['dist/engine.js'], fake.port, await embeddedDb()))
       log(`startup run ${i + 1}: compiled ${compiled[i]?.readyMs.toFixed(0)} ms ${compiled[i]?.rssMb.toFixed(1)} MB, tsx ${tsx[i]?.readyMs.toFixed(0)} ms ${tsx[i]?.rssMb.toFixed(1)} MB, unbundled ${unbundled[i]?.readyMs.toFixed(0)} ms ${unbundled[i]?.rssMb.toFixed(1)} MB (${server ? 'PostgreSQL' : 'embedded'}); compiled on the embedded database ${embedded[i]?.readyMs.toFixed(0)} ms ${embedded[i]?.rssMb.toFixed(1)} MB`)

@@ -2,27 +2,16 @@
 // `npm start` runs) runs on plain `node`, with no TypeScript loader in the process, and serves the
 // README's example: the bundle, and tsc's per-module output it is made from. npm test builds before tap
 // runs; this test builds again only when dist/ is missing, so it also works from `npm run test:unit`.
-import { execFile, spawn } from 'node:child_process'
-import { createInterface } from 'node:readline'
+import { execFile } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
-import net from 'node:net'
-import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import t from 'tap'
 import { FakeAmi } from './helpers/fake-ami.ts'
 import { recordLine } from './helpers/error-log.ts'
 import { pgliteDir } from './helpers/db.ts'
+import { EngineProcess, ROOT } from './helpers/engine-process.ts'
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const run = promisify(execFile)
-
-async function freePort (): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as net.AddressInfo
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
-}
 
 t.before(async () => {
   if (!existsSync(`${ROOT}dist/engine.js`)) await run(process.execPath, ['scripts/build.mjs'], { cwd: ROOT, timeout: 180_000 })
@@ -32,24 +21,11 @@ for (const entry of ['dist/engine.js', 'dist/main.js']) {
   t.test(`node ${entry} serves the README example with no TypeScript loader in the process`, async (t) => {
     const ami = await FakeAmi.start({ username: 'uapi', secret: 'uapi-dev-secret' })
     t.teardown(() => ami.close())
-    const port = await freePort()
     // A clean environment: no NODE_OPTIONS (the test runner's own TypeScript loader must not leak in).
-    const child = spawn(process.execPath, [entry], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: String(port), AMI_HOST: '127.0.0.1', AMI_PORT: String(ami.port), LOG_LEVEL: 'warn', DATABASE_DIR: await pgliteDir() },
-      stdio: ['ignore', 'pipe', 'inherit']
-    })
-    t.teardown(() => { if (child.exitCode === null) child.kill('SIGKILL') })
-    createInterface({ input: child.stdout }).on('line', recordLine)
-    const base = `http://127.0.0.1:${port}`
-    const deadline = Date.now() + 15_000
-    let health: Response | undefined
-    while (Date.now() < deadline) {
-      health = await fetch(`${base}/health/ready`).catch(() => undefined)
-      if (health?.status === 200) break
-      await new Promise((resolve) => setTimeout(resolve, 100))
-    }
-    t.equal(health?.status, 200, 'ready (AMI logged in, mirror live)')
+    const engine = await EngineProcess.start({ args: [entry], amiPort: ami.port, logLevel: 'warn', env: { DATABASE_DIR: await pgliteDir() }, onLine: recordLine })
+    t.teardown(() => engine.kill())
+    const { child, base } = engine
+    await t.resolves(engine.waitReady(15_000), 'ready (AMI logged in, mirror live)')
 
     const cmdline = readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').split('\0').filter((a) => a !== '')
     t.same(cmdline.slice(1), [entry], `plain node: ${cmdline.join(' ')}`)
@@ -73,8 +49,6 @@ for (const entry of ['dist/engine.js', 'dist/main.js']) {
     const docs = await fetch(`${base}/docs/static/index.html`)
     t.equal(docs.status, 200, 'Swagger UI is served')
     t.match(await docs.text(), /swagger/i)
-    child.kill('SIGTERM')
-    const code = await new Promise((resolve) => child.once('exit', resolve))
-    t.equal(code, 0, 'exits 0 on SIGTERM')
+    t.equal((await engine.stop()).code, 0, 'exits 0 on SIGTERM')
   })
 }

@@ -3,11 +3,9 @@
 // type=unifiedapi and redirect_uri, then Authorization: Bearer. The engine runs as a process
 // (src/main.ts through tsx) with AMI on the fake peer; the certificate is self-signed, made here,
 // and trusted through `ca`.
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import https from 'node:https'
 import net from 'node:net'
-import { createInterface } from 'node:readline'
-import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { FakeAmi, frame } from './helpers/fake-ami.ts'
 import { hasOpenssl, selfSigned } from './helpers/tls.ts'
@@ -16,16 +14,7 @@ import { statuses, viewOf } from './helpers/uapi.ts'
 import { syntheticCall } from '../bench/lib.ts'
 import type { PhoneCall } from '../src/calls/index.ts'
 import { pgliteDir } from './helpers/db.ts'
-
-const ROOT = fileURLToPath(new URL('..', import.meta.url))
-
-async function freePort (): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as net.AddressInfo
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
-}
+import { EngineProcess, ROOT, TSX_MAIN } from './helpers/engine-process.ts'
 
 interface Answer { status: number, headers: Record<string, unknown>, body: string }
 
@@ -42,43 +31,16 @@ function request (opts: https.RequestOptions, body?: string): Promise<Answer> {
   })
 }
 
-/** Resolves with the first stdout line matching `pred` (pino JSON), or rejects after timeoutMs. */
-function logLine (child: ChildProcess, pred: (l: Record<string, unknown>) => boolean, timeoutMs: number): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    let buffered = ''
-    const onData = (chunk: string): void => {
-      buffered += chunk
-      let nl
-      while ((nl = buffered.indexOf('\n')) >= 0) {
-        const line = buffered.slice(0, nl)
-        buffered = buffered.slice(nl + 1)
-        let parsed: Record<string, unknown>
-        try { parsed = JSON.parse(line) as Record<string, unknown> } catch { continue }
-        if (pred(parsed)) { clearTimeout(timer); child.stdout?.off('data', onData); resolve(parsed); return }
-      }
-    }
-    const timer = setTimeout(() => { child.stdout?.off('data', onData); reject(new Error('log line not seen in time')) }, timeoutMs)
-    child.stdout?.setEncoding('utf8').on('data', onData)
-  })
-}
-
 t.test('over HTTPS: token by form at /oauth/token.php, List and a PickUp with Bearer, all through https.request', { skip: hasOpenssl() ? false : 'openssl not installed' }, async (t) => {
   const cert = selfSigned()
   const ami = await FakeAmi.start({ username: 'uapi', secret: 'uapi-dev-secret' })
   t.teardown(() => ami.close())
-  const port = await freePort()
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: ROOT,
-    env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), AMI_HOST: '127.0.0.1', AMI_PORT: String(ami.port), LOG_LEVEL: 'info', UAPI_CONFIG: '', DATABASE_DIR: await pgliteDir(), TLS_CERT_FILE: cert.certFile, TLS_KEY_FILE: cert.keyFile },
-    stdio: ['ignore', 'pipe', 'inherit']
-  })
-  t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
-  createInterface({ input: child.stdout as NodeJS.ReadableStream }).on('line', recordLine)
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
-  const ready = logLine(child, (l) => l.msg === 'AMI ready', 20_000)
-  const listening = await logLine(child, (l) => typeof l.msg === 'string' && l.msg.startsWith('Server listening'), 20_000)
+  const engine = await EngineProcess.start({ amiPort: ami.port, inheritEnv: true, env: { UAPI_CONFIG: '', DATABASE_DIR: await pgliteDir(), TLS_CERT_FILE: cert.certFile, TLS_KEY_FILE: cert.keyFile }, onLine: recordLine })
+  t.teardown(() => engine.kill())
+  const { port } = engine
+  const listening = await engine.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('Server listening'), 20_000, 'Server listening')
   t.match(listening.msg, `https://127.0.0.1:${port}`, 'the engine says it listens on https://')
-  await ready
+  await engine.waitForLog((l) => l.msg === 'AMI ready', 20_000, 'AMI ready')
 
   const base = { host: '127.0.0.1', port, servername: 'localhost', ca: cert.cert }
   // The client's token request: a form with its own extra fields.
@@ -127,13 +89,12 @@ t.test('over HTTPS: token by form at /oauth/token.php, List and a PickUp with Be
   t.notOk(plain.text.startsWith('HTTP/'), `and sent no HTTP response (got ${plain.text.length} bytes)`)
   await t.rejects(fetch(`http://127.0.0.1:${port}/health`), 'fetch over http:// fails')
 
-  child.kill('SIGTERM')
-  t.equal(await exited, 0, 'exits 0 on SIGTERM')
+  t.equal((await engine.stop()).code, 0, 'exits 0 on SIGTERM')
 })
 
 t.test('a missing certificate file is a clear config error at start (exit 78), not a stack trace', { skip: hasOpenssl() ? false : 'openssl not installed' }, async (t) => {
   const cert = selfSigned()
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+  const child = spawn(process.execPath, TSX_MAIN, {
     cwd: ROOT,
     env: { ...process.env, PORT: '0', UAPI_CONFIG: '', TLS_CERT_FILE: `${cert.dir}/missing.pem`, TLS_KEY_FILE: cert.keyFile },
     stdio: ['ignore', 'ignore', 'pipe']

@@ -1,61 +1,12 @@
 // The engine as a process (src/main.ts): graceful shutdown on SIGTERM, observed from outside: the
 // listening socket, an in-flight request on a raw connection, the exit code and a fake AMI server
 // that records the Logoff.
-import { spawn, type ChildProcess } from 'node:child_process'
 import net from 'node:net'
-import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { FakeAmi } from './helpers/fake-ami.ts'
 import { expectErrorLines, recordLine } from './helpers/error-log.ts'
 import { pgliteDir } from './helpers/db.ts'
-
-const ROOT = fileURLToPath(new URL('..', import.meta.url))
-
-async function freePort (): Promise<number> {
-  const server = net.createServer()
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  const { port } = server.address() as net.AddressInfo
-  await new Promise<void>((resolve) => server.close(() => resolve()))
-  return port
-}
-
-/** The engine's pino lines, parsed, and a way to wait for one. */
-class Engine {
-  readonly logs: Array<Record<string, unknown>> = []
-  readonly exited: Promise<{ code: number | null, signal: string | null, at: number }>
-  private readonly waiters = new Set<() => void>()
-  private buffered = ''
-
-  constructor (readonly child: ChildProcess) {
-    child.stdout?.setEncoding('utf8').on('data', (chunk: string) => {
-      this.buffered += chunk
-      let nl
-      while ((nl = this.buffered.indexOf('\n')) >= 0) {
-        const line = this.buffered.slice(0, nl)
-        this.buffered = this.buffered.slice(nl + 1)
-        try { this.logs.push(JSON.parse(line) as Record<string, unknown>) } catch { this.logs.push({ msg: line }) }
-        recordLine(line)
-      }
-      for (const w of this.waiters) w()
-    })
-    this.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal, at: Date.now() })))
-  }
-
-  waitForLog (pred: (l: Record<string, unknown>) => boolean, timeoutMs: number, what: string): Promise<Record<string, unknown>> {
-    return new Promise((resolve, reject) => {
-      const check = () => {
-        const hit = this.logs.find(pred)
-        if (hit === undefined) return
-        this.waiters.delete(check)
-        clearTimeout(timer)
-        resolve(hit)
-      }
-      const timer = setTimeout(() => { this.waiters.delete(check); reject(new Error(`no log line "${what}" within ${timeoutMs} ms`)) }, timeoutMs)
-      this.waiters.add(check)
-      check()
-    })
-  }
-}
+import { EngineProcess, ROOT } from './helpers/engine-process.ts'
 
 function connect (port: number): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
@@ -89,14 +40,9 @@ const closed = (socket: net.Socket, timeoutMs: number): Promise<void> =>
 t.test('SIGTERM stops new connections, finishes the in-flight request, logs off AMI and exits 0', async (t) => {
   const ami = await FakeAmi.start({ username: 'uapi', secret: 'uapi-dev-secret' })
   t.teardown(() => ami.close())
-  const port = await freePort()
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: ROOT,
-    env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), AMI_HOST: '127.0.0.1', AMI_PORT: String(ami.port), LOG_LEVEL: 'info', UAPI_CONFIG: '', DATABASE_DIR: await pgliteDir() },
-    stdio: ['ignore', 'pipe', 'inherit']
-  })
-  const engine = new Engine(child)
-  t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
+  const engine = await EngineProcess.start({ amiPort: ami.port, inheritEnv: true, env: { UAPI_CONFIG: '', DATABASE_DIR: await pgliteDir() }, onLine: recordLine })
+  const { child, port } = engine
+  t.teardown(() => engine.kill())
 
   await engine.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('Server listening'), 20_000, 'Server listening')
   await ami.waitForAction((a) => a.name.toLowerCase() === 'login', 5000)
@@ -155,7 +101,6 @@ t.test('changing an app\'s secret in the config file revokes its tokens at once;
   const { hashSecret } = await import('../src/auth/secret-hash.ts')
   const ami = await FakeAmi.start({ username: 'uapi', secret: 'uapi-dev-secret' })
   t.teardown(() => ami.close())
-  const port = await freePort()
   const file = join(mkdtempSync(join(tmpdir(), 'uapi-config-')), 'config.json')
   const original = JSON.parse(readFileSync(join(ROOT, 'config/default.json'), 'utf8')) as { directory: { apps: Array<{ clientId: string, secretHash: string }> } }
   writeFileSync(file, JSON.stringify(original))
@@ -164,15 +109,11 @@ t.test('changing an app\'s secret in the config file revokes its tokens at once;
     writeFileSync(file + '.new', JSON.stringify({ ...original, directory: { ...original.directory, apps } }))
     renameSync(file + '.new', file)
   }
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: ROOT,
-    env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), AMI_HOST: '127.0.0.1', AMI_PORT: String(ami.port), LOG_LEVEL: 'info', UAPI_CONFIG: file, DATABASE_DIR: await pgliteDir() },
-    stdio: ['ignore', 'pipe', 'inherit']
-  })
-  const engine = new Engine(child)
-  t.teardown(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL') })
+  const engine = await EngineProcess.start({ amiPort: ami.port, inheritEnv: true, env: { UAPI_CONFIG: file, DATABASE_DIR: await pgliteDir() }, onLine: recordLine })
+  const { child } = engine
+  t.teardown(() => engine.kill())
   await engine.waitForLog((l) => typeof l.msg === 'string' && l.msg.startsWith('Server listening'), 20_000, 'Server listening')
-  const base = `http://127.0.0.1:${port}`
+  const { base } = engine
   const token = async (id: string, secret: string): Promise<Response> => await fetch(`${base}/oauth/token`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `grant_type=client_credentials&client_id=${id}&client_secret=${secret}` })
   const whoami = async (tok: string): Promise<number> => (await fetch(`${base}/uapi/phoneCalls/@me/@self`, { headers: { authorization: `Bearer ${tok}` } })).status
   const old12 = ((await (await token('demo-12', 'demo-secret-12')).json()) as { access_token: string }).access_token
