@@ -27,6 +27,8 @@ await build({
   format: 'esm',
   target: 'node20',
   sourcemap: true,
+  // Stack traces need the mappings only; the sources are in the repository (and node_modules).
+  sourcesContent: false,
   external: ['@fastify/swagger-ui', '@electric-sql/pglite', 'asterisk-manager'],
   // CommonJS packages in an ES module bundle call require() for Node's built-ins.
   banner: { js: "import { createRequire as __engineRequire } from 'node:module'; const require = __engineRequire(import.meta.url);" },
