@@ -9,8 +9,8 @@
 #      node dist/engine.js, no dev dependencies)
 #   3. under the shared PBX lock (/tmp/uapi-pbx-tests.lock; the chroot PBX is stopped for the run and
 #      restored after it): pbx.sh keeps to the running chroot PBX, `docker compose up -d`, the engine
-#      and PostgreSQL healthy, a PhoneCallEvent stored in that PostgreSQL, the README's curl example,
-#      test/docker/stack-e2e.ts (SIPp phones, one PickUp bridged
+#      healthy, the README's curl example, PostgreSQL healthy and a PhoneCallEvent (made with the
+#      example's token) stored in it, test/docker/stack-e2e.ts (SIPp phones, one PickUp bridged
 #      as Asterisk reports it, a recording written by Asterisk and served by the non-root engine),
 #      `docker compose down` leaving nothing running
 #   4. the dockerd this script started is stopped again (KEEP_DOCKERD=1 keeps it), so that
@@ -237,22 +237,6 @@ done
 [[ $(docker inspect -f '{{.State.Health.Status}}' "$engine_id") == healthy ]] && ok "docker reports the engine container healthy after $((SECONDS - u0)) s (HEALTHCHECK interval 10 s)"
 "${COMPOSE[@]}" ps --format '{{.Service}} {{.Status}}' 2>/dev/null | sed 's/^/[test-docker]    service /'
 
-step "The engine's database: the stack's PostgreSQL"
-UAPI_DB_PORT=${UAPI_DB_PORT:-5433}
-pg_id=$("${COMPOSE[@]}" ps -q postgres)
-[[ $(docker inspect -f '{{.State.Health.Status}}' "$pg_id" 2>/dev/null) == healthy ]] && ok "postgres container healthy" || fail "postgres container: $(docker inspect -f '{{json .State.Health}}' "$pg_id" 2>/dev/null | cut -c1-300)"
-tcp_listening "$UAPI_DB_PORT" && ok "PostgreSQL listens on 127.0.0.1:$UAPI_DB_PORT" || fail "nothing listens on $UAPI_DB_PORT"
-dburl=$(docker exec "$engine_id" sh -c 'tr "\0" "\n" </proc/1/environ | grep "^DATABASE_URL="' | sed -E 's#(://[^:]+:)[^@]*@#\1***@#')
-[[ $dburl == "DATABASE_URL=postgres://uapi:***@127.0.0.1:$UAPI_DB_PORT/uapi" ]] && ok "engine's $dburl" || fail "engine's database: '$dburl'"
-# A PhoneCallEvent registered through the API is a row in the stack's PostgreSQL (read there as its
-# superuser over the container's socket).
-hook="https://8.8.8.8/uapi-docker-test-$$"   # registered disabled (status 0): nothing is delivered to it
-pce=$(curl -s -w '\n%{http_code}' -X POST -H "Authorization: Bearer $(curl -s -X POST "$BASE/oauth/token" -d grant_type=client_credentials -d client_id=demo-12 -d client_secret=demo-secret-12 | jq -r .access_token)" \
-  -H 'content-type: application/json' -d "{\"type\":0,\"status\":0,\"url\":\"$hook\"}" "$BASE/uapi/extensions/@me/0003*210/phoneCallEvents")
-[[ ${pce##*$'\n'} == 200 ]] && ok "POST phoneCallEvents: 200" || fail "POST phoneCallEvents: $(tr '\n' ' ' <<<"$pce" | cut -c1-200)"
-rows=$(docker exec "$pg_id" psql -d uapi -tAc "SELECT count(*) FROM event_subscriptions WHERE url = '$hook'" 2>&1)
-[[ $rows == 1 ]] && ok "the PhoneCallEvent is a row of uapi.event_subscriptions in the postgres container" || fail "event_subscriptions rows for $hook: '$rows'"
-
 step "scripts/pbx.sh against the Docker PBX (auto mode, no chroot PBX running)"
 out=$(bash scripts/pbx.sh cli 'core show version' 2>&1)
 info "pbx.sh cli: $(tr '\n' ' ' <<<"$out" | cut -c1-160)"
@@ -274,6 +258,22 @@ list=$(curl -s -w '\n%{http_code}' -H "Authorization: Bearer $TOKEN" "$BASE/uapi
 code=${list##*$'\n'}
 info "GET /uapi/phoneCalls/@me/0003*210: $code $(head -1 <<<"$list" | jq -c . 2>/dev/null | cut -c1-200)"
 [[ $code == 200 ]] && head -1 <<<"$list" | jq -e 'has("totalResults") and has("entry")' >/dev/null && ok "List answers 200 with a collection" || fail "List: $code"
+
+step "The engine's database: the stack's PostgreSQL"
+UAPI_DB_PORT=${UAPI_DB_PORT:-5433}
+pg_id=$("${COMPOSE[@]}" ps -q postgres)
+[[ $(docker inspect -f '{{.State.Health.Status}}' "$pg_id" 2>/dev/null) == healthy ]] && ok "postgres container healthy" || fail "postgres container: $(docker inspect -f '{{json .State.Health}}' "$pg_id" 2>/dev/null | cut -c1-300)"
+tcp_listening "$UAPI_DB_PORT" && ok "PostgreSQL listens on 127.0.0.1:$UAPI_DB_PORT" || fail "nothing listens on $UAPI_DB_PORT"
+dburl=$(docker exec "$engine_id" sh -c 'tr "\0" "\n" </proc/1/environ | grep "^DATABASE_URL="' | sed -E 's#(://[^:]+:)[^@]*@#\1***@#')
+[[ $dburl == "DATABASE_URL=postgres://uapi:***@127.0.0.1:$UAPI_DB_PORT/uapi" ]] && ok "engine's $dburl" || fail "engine's database: '$dburl'"
+# A PhoneCallEvent registered through the API is a row in the stack's PostgreSQL (read there as its
+# superuser over the container's socket).
+hook="https://8.8.8.8/uapi-docker-test-$$"   # registered disabled (status 0): nothing is delivered to it
+pce=$(curl -s -w '\n%{http_code}' -X POST -H "Authorization: Bearer $TOKEN" \
+  -H 'content-type: application/json' -d "{\"type\":0,\"status\":0,\"url\":\"$hook\"}" "$BASE/uapi/extensions/@me/0003*210/phoneCallEvents")
+[[ ${pce##*$'\n'} == 200 ]] && ok "POST phoneCallEvents: 200" || fail "POST phoneCallEvents: $(tr '\n' ' ' <<<"$pce" | cut -c1-200)"
+rows=$(docker exec "$pg_id" psql -d uapi -tAc "SELECT count(*) FROM event_subscriptions WHERE url = '$hook'" 2>&1)
+[[ $rows == 1 ]] && ok "the PhoneCallEvent is a row of uapi.event_subscriptions in the postgres container" || fail "event_subscriptions rows for $hook: '$rows'"
 
 step "SIPp phones, one PickUp bridged, a recording (test/docker/stack-e2e.ts)"
 UAPI_URL=$BASE node_modules/.bin/tsx test/docker/stack-e2e.ts 2>&1 | sed 's/^/[test-docker]    /'

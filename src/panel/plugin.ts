@@ -26,10 +26,9 @@ interface Asset {
   readonly etag: string
 }
 
-// The assets sit beside this module: src/panel/public when run from the sources, dist/panel/public
-// once built (npm run build copies them; tsc alone compiles TypeScript only, hence the fallback to
-// the sources of a checkout).
-// Next to this module (dist/panel/*.js), next to the bundle (dist/engine.js), or the sources (tsx).
+// Where the assets are: beside this module (src/panel/public from the sources, dist/panel/public in
+// tsc's output, where npm run build copies them), beside the bundle (dist/engine.js: ./panel/public),
+// or, for a tsc-only build that did not copy them, the sources of the checkout.
 const PUBLIC_DIRS = [new URL('./public/', import.meta.url), new URL('./panel/public/', import.meta.url), new URL('../../src/panel/public/', import.meta.url)]
 
 function loadAssets (dir: URL): Map<string, Asset> {
